@@ -1,0 +1,1 @@
+export type { LogReader, LogSource, LogStore, ReadOptions } from "./log-source.js";

@@ -1,0 +1,57 @@
+import type { LogEntry, LogStreamName } from "@tailwire/protocol";
+
+/** What a stream asks of a log source. Mirrors the request's read options. */
+export interface ReadOptions {
+  /** The last N matching lines; 0 = only lines written from now on; undefined = whole history. */
+  tail?: number | undefined;
+  /** Only entries with seq > fromSeq. Takes precedence over `tail`. */
+  fromSeq?: number | undefined;
+  /** Only entries with time >= since (ms since the Unix epoch). */
+  since?: number | undefined;
+  /** Only these streams; undefined = both. */
+  streams?: readonly LogStreamName[] | undefined;
+  /** After the history, wait for new lines until the execution completes. */
+  follow: boolean;
+  /** Aborting it ends the read at once and releases everything it holds. */
+  signal: AbortSignal;
+}
+
+/**
+ * One read of one execution's log. Iterating yields batches of entries in increasing `seq`
+ * order; iteration ends when the history is read (no follow) or the execution has completed and
+ * everything was read (follow), or when the signal aborts (then it simply stops, no throw).
+ */
+export interface LogReader extends AsyncIterable<LogEntry[]> {
+  /** The read yields only entries with seq > afterSeq. */
+  readonly afterSeq: number;
+  /** The execution's last sequence number when the read was opened (0 = none yet). */
+  readonly lastSeqAtOpen: number;
+  /**
+   * The sequence number up to which the read has covered the log so far, counting entries that
+   * the filters skipped. After iteration ends it is the stream's final `lastSeq`.
+   */
+  readonly position: number;
+  /** The execution's exit code once it is known to have completed, else null. */
+  readonly exitCode: number | null;
+  /** Releases file handles, watchers and timers; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Where a compute node reads logs from. Implemented by MemoryLogStore and FileLogStore. */
+export interface LogSource {
+  /**
+   * Opens a read. Rejects with ExecutionNotFoundError (from @tailwire/protocol) when the
+   * execution is unknown, and with BadRequestError for an invalid execution id.
+   */
+  open(executionId: string, options: ReadOptions): Promise<LogReader>;
+}
+
+/** A log source that can also be written: what captureProcess writes into. */
+export interface LogStore extends LogSource {
+  /** Creates the execution if it does not exist yet (a read of it then finds an empty log). */
+  create(executionId: string): Promise<void>;
+  /** Appends one line; returns the entry with its sequence number. */
+  append(executionId: string, stream: LogStreamName, line: string, time?: number): Promise<LogEntry>;
+  /** Marks the execution complete: follows end once they have read everything. */
+  complete(executionId: string, exitCode: number | null): Promise<void>;
+}

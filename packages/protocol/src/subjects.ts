@@ -1,0 +1,37 @@
+import { isNodeId } from "./ids.js";
+
+/**
+ * Subjects of protocol v1. The version is part of every subject a node subscribes to, so a v2
+ * can be served next to v1 on the same connection.
+ *
+ * - requests:   node.compute.<computeNodeId>.ExecutionLogs/v1          (requester -> compute)
+ * - control:    node.compute.<computeNodeId>.ExecutionLogsControl/v1   (requester -> compute)
+ * - frames:     _TW.<requesterNodeId>.s.<streamId>                     (compute -> requester)
+ * - heartbeat:  _TW.<requesterNodeId>.hb                               (compute -> requester, request/reply)
+ */
+export const SUBJECT_PREFIX_COMPUTE = "node.compute";
+export const SUBJECT_PREFIX_REQUESTER = "_TW";
+
+function checkNodeId(nodeId: string): string {
+  if (!isNodeId(nodeId)) {
+    throw new TypeError(`invalid node id ${JSON.stringify(nodeId)}: use letters, digits, '-' and '_' only`);
+  }
+  return nodeId;
+}
+
+export const subjects = {
+  request: (computeNodeId: string) => `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogs/v1`,
+  control: (computeNodeId: string) => `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogsControl/v1`,
+  /** Prefix of every subject a requester receives on; it subscribes to `${prefix}.>` at most. */
+  requesterPrefix: (requesterNodeId: string) => `${SUBJECT_PREFIX_REQUESTER}.${checkNodeId(requesterNodeId)}`,
+  /** Wildcard that carries every stream's frames for one requester: one subscription for all. */
+  streamInboxWildcard: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.s.*`,
+  streamInbox: (requesterNodeId: string, streamId: string) =>
+    `${subjects.requesterPrefix(requesterNodeId)}.s.${streamId}`,
+  heartbeat: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.hb`,
+} as const;
+
+/** The stream id of a frame subject built by `subjects.streamInbox` (its last token). */
+export function streamIdOfInbox(subject: string): string {
+  return subject.slice(subject.lastIndexOf(".") + 1);
+}

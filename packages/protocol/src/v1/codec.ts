@@ -1,0 +1,165 @@
+import type { TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { BadRequestError, PayloadTooLargeError, type TailwireError, UnsupportedVersionError } from "../errors.js";
+import {
+  AcceptedFrame,
+  ControlMessage,
+  DataFrame,
+  EndFrame,
+  ErrorFrame,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  type LogEntry,
+  LogRequest,
+  type MessageTypeName,
+  MessageType,
+  type MessageV1,
+  type StreamFrame,
+} from "./schemas.js";
+
+// Validators are compiled once at load: decoding a frame must stay cheap on the hot path.
+const validators = {
+  [MessageType.Request]: TypeCompiler.Compile(LogRequest),
+  [MessageType.Accepted]: TypeCompiler.Compile(AcceptedFrame),
+  [MessageType.Data]: TypeCompiler.Compile(DataFrame),
+  [MessageType.End]: TypeCompiler.Compile(EndFrame),
+  [MessageType.Error]: TypeCompiler.Compile(ErrorFrame),
+  [MessageType.Control]: TypeCompiler.Compile(ControlMessage),
+  [MessageType.Heartbeat]: TypeCompiler.Compile(HeartbeatRequest),
+  [MessageType.HeartbeatResponse]: TypeCompiler.Compile(HeartbeatResponse),
+} as const satisfies Record<MessageTypeName, ReturnType<typeof TypeCompiler.Compile<TSchema>>>;
+
+const KNOWN_TYPES = new Set<string>(Object.values(MessageType));
+
+/** Byte bounds per kind of message, far above any valid message, far below a server's max_payload. */
+export const MAX_MESSAGE_BYTES = {
+  request: 16 * 1024,
+  control: 1024 * 1024,
+  heartbeat: 1024 * 1024,
+  frame: 64 * 1024 * 1024,
+} as const;
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+const textEncoder = new TextEncoder();
+
+function parseJson(bytes: Uint8Array, maxBytes: number): unknown {
+  if (bytes.byteLength > maxBytes) {
+    throw new PayloadTooLargeError(`message of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
+  let text: string;
+  try {
+    text = textDecoder.decode(bytes);
+  } catch {
+    throw new BadRequestError("message is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequestError("message is not valid JSON");
+  }
+}
+
+function typeOf(value: unknown): string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BadRequestError("message is not a JSON object");
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== "string") {
+    throw new BadRequestError("message has no string 'type' field");
+  }
+  return type;
+}
+
+function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T {
+  const validator = validators[type];
+  if (validator.Check(value)) return value as T;
+  const first = validator.Errors(value).First();
+  const where = first?.path ? first.path : "/";
+  throw new BadRequestError(`invalid ${type}: ${where}: ${first?.message ?? "does not match the schema"}`);
+}
+
+/**
+ * Decodes a message that must be one of `expected`. A type this version does not define
+ * (another version, or a future message) is UNSUPPORTED_VERSION; a known v1 type that does not
+ * belong on this subject is BAD_REQUEST.
+ */
+function decodeOneOf<T extends MessageV1>(
+  bytes: Uint8Array,
+  expected: readonly MessageTypeName[],
+  maxBytes: number,
+): T {
+  const value = parseJson(bytes, maxBytes);
+  const type = typeOf(value);
+  if (!(expected as readonly string[]).includes(type)) {
+    if (KNOWN_TYPES.has(type)) {
+      throw new BadRequestError(`unexpected message type ${type}; expected ${expected.join(" or ")}`);
+    }
+    throw new UnsupportedVersionError(
+      `unsupported message type ${JSON.stringify(type.slice(0, 100))}; this node speaks ${expected.join(", ")}`,
+    );
+  }
+  return validate<T>(type as MessageTypeName, value);
+}
+
+/** Requests arrive on node.compute.<id>.ExecutionLogs/v1. */
+export const decodeRequest = (bytes: Uint8Array): LogRequest =>
+  decodeOneOf(bytes, [MessageType.Request], MAX_MESSAGE_BYTES.request);
+
+export const decodeControl = (bytes: Uint8Array): ControlMessage =>
+  decodeOneOf(bytes, [MessageType.Control], MAX_MESSAGE_BYTES.control);
+
+export const decodeHeartbeat = (bytes: Uint8Array): HeartbeatRequest =>
+  decodeOneOf(bytes, [MessageType.Heartbeat], MAX_MESSAGE_BYTES.heartbeat);
+
+export const decodeHeartbeatResponse = (bytes: Uint8Array): HeartbeatResponse =>
+  decodeOneOf(bytes, [MessageType.HeartbeatResponse], MAX_MESSAGE_BYTES.heartbeat);
+
+const FRAME_TYPES = [MessageType.Accepted, MessageType.Data, MessageType.End, MessageType.Error] as const;
+
+/** Frames arrive on the requester's stream inbox. */
+export const decodeFrame = (bytes: Uint8Array): StreamFrame =>
+  decodeOneOf(bytes, FRAME_TYPES, MAX_MESSAGE_BYTES.frame);
+
+/** Decodes any v1 message, whatever its subject (tools, debugging, tests). */
+export const decodeMessage = (bytes: Uint8Array): MessageV1 =>
+  decodeOneOf(bytes, Object.values(MessageType), MAX_MESSAGE_BYTES.frame);
+
+/** Outcome form of the decoders, for callers that prefer a value to a throw. */
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: TailwireError };
+
+export function tryDecode<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array): DecodeResult<T> {
+  try {
+    return { ok: true, value: decode(bytes) };
+  } catch (error) {
+    return { ok: false, error: error as TailwireError };
+  }
+}
+
+/**
+ * Encodes a message after validating it: a bug that would put an invalid message on the wire
+ * fails here, at its source. Data frames take the fast path below instead.
+ */
+export function encode(message: MessageV1): Uint8Array {
+  validate(message.type, message);
+  return textEncoder.encode(JSON.stringify(message));
+}
+
+/** The JSON of one entry; the producer keeps these to size frames exactly before joining them. */
+export const encodeEntry = (entry: LogEntry): string => JSON.stringify(entry);
+
+/** Bytes a data frame adds around its entries, for a stream id of the given length. */
+export function dataFrameOverhead(streamId: string, n: number): number {
+  return dataFrameJson(streamId, n, []).length;
+}
+
+function dataFrameJson(streamId: string, n: number, entryJsons: readonly string[]): string {
+  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},"entries":[${entryJsons.join(",")}]}`;
+}
+
+/**
+ * Joins pre-encoded entries into a data frame without re-serialising them. The stream id must be
+ * a valid stream id (it is embedded without escaping; the pattern allows nothing to escape).
+ */
+export function encodeDataFrame(streamId: string, n: number, entryJsons: readonly string[]): Uint8Array {
+  return textEncoder.encode(dataFrameJson(streamId, n, entryJsons));
+}

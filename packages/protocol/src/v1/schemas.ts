@@ -1,0 +1,231 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { EXECUTION_ID_PATTERN, NODE_ID_PATTERN, STREAM_ID_PATTERN } from "../ids.js";
+
+/**
+ * ExecutionLogs/v1. Field names follow JSON camelCase; the request keeps the fields of the
+ * original Bacalhau design (SourcePeerId, TargetPeerId, ExecutionId, Tail, Follow) under those
+ * names. Unknown extra fields are allowed and ignored, so a later minor revision can add
+ * optional fields without breaking v1 readers (see PROTOCOL.md, compatibility rules).
+ */
+export const VERSION = "v1";
+
+export const MessageType = {
+  Request: "ExecutionLogs.Request/v1",
+  Accepted: "ExecutionLogs.Accepted/v1",
+  Data: "ExecutionLogs.Data/v1",
+  End: "ExecutionLogs.End/v1",
+  Error: "ExecutionLogs.Error/v1",
+  Control: "ExecutionLogs.Control/v1",
+  Heartbeat: "ExecutionLogs.Heartbeat/v1",
+  HeartbeatResponse: "ExecutionLogs.HeartbeatResponse/v1",
+} as const;
+export type MessageTypeName = (typeof MessageType)[keyof typeof MessageType];
+
+/** Bounds that keep every message small enough for any NATS server and any language. */
+export const LIMITS = {
+  maxInt: 2_147_483_647,
+  /** Sequence numbers and times are integers below 2^53 so every JSON reader keeps them exact. */
+  maxSafe: Number.MAX_SAFE_INTEGER,
+  minWindowBytes: 1024,
+  maxWindowBytes: 1 << 30,
+  minHeartbeatIntervalMs: 10,
+  maxHeartbeatIntervalMs: 3_600_000,
+  maxIdsPerMessage: 20_000,
+  maxSubjectLength: 256,
+} as const;
+
+const NodeId = Type.String({ pattern: NODE_ID_PATTERN });
+const ExecutionId = Type.String({ pattern: EXECUTION_ID_PATTERN });
+const StreamId = Type.String({ pattern: STREAM_ID_PATTERN });
+const Seq = Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe });
+const FrameNumber = Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe });
+// A NATS subject without wildcards or white space.
+const Subject = Type.String({ pattern: "^[A-Za-z0-9_\\-/$]+(\\.[A-Za-z0-9_\\-/$]+)*$", maxLength: LIMITS.maxSubjectLength });
+
+export const LogStreamName = Type.Union([Type.Literal("stdout"), Type.Literal("stderr")], {
+  $id: "LogStreamName",
+});
+export type LogStreamName = Static<typeof LogStreamName>;
+
+export const LogEntry = Type.Object(
+  {
+    /** Per-execution sequence number, from 1, stable across reads. */
+    seq: Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }),
+    stream: LogStreamName,
+    /** Capture time, milliseconds since the Unix epoch. */
+    time: Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }),
+    /** The line without its trailing newline. */
+    line: Type.String(),
+    /** Set when the line was too long for one frame: it continues in the next entry (same seq). */
+    partial: Type.Optional(Type.Boolean()),
+  },
+  { $id: "LogEntry" },
+);
+export type LogEntry = Static<typeof LogEntry>;
+
+export const LogRequest = Type.Object(
+  {
+    type: Type.Literal(MessageType.Request),
+    /** The requester node asking (the original design's SourcePeerId). */
+    sourcePeerId: NodeId,
+    /** The compute node asked (TargetPeerId); must match the node serving the subject. */
+    targetPeerId: NodeId,
+    executionId: ExecutionId,
+    /** Chosen by the requester, unguessable; the frames' inbox ends with it. */
+    streamId: StreamId,
+    /** The last N lines; 0 = only lines written from now on; absent = the whole history. */
+    tail: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxInt })),
+    /** Keep streaming new lines until the execution completes. */
+    follow: Type.Boolean(),
+    /** Resume: only entries with seq > fromSeq. Takes precedence over tail. */
+    fromSeq: Type.Optional(Seq),
+    /** Only entries with time >= since (ms since the Unix epoch). */
+    since: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe })),
+    /** Only these streams; absent = both. */
+    streams: Type.Optional(Type.Array(LogStreamName, { minItems: 1, maxItems: 2, uniqueItems: true })),
+    /** Where the compute node sends heartbeat requests for this stream. */
+    heartbeatSubject: Subject,
+    /** How often the requester expects a heartbeat while the stream is open. */
+    heartbeatIntervalMs: Type.Integer({
+      minimum: LIMITS.minHeartbeatIntervalMs,
+      maximum: LIMITS.maxHeartbeatIntervalMs,
+    }),
+    /** How long the compute node waits for a heartbeat response; defaults to its own setting. */
+    heartbeatTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxHeartbeatIntervalMs })),
+    /** Initial flow-control credit: data-frame bytes the compute node may send before more credit. */
+    window: Type.Integer({ minimum: LIMITS.minWindowBytes, maximum: LIMITS.maxWindowBytes }),
+  },
+  { $id: "ExecutionLogs.Request/v1" },
+);
+export type LogRequest = Static<typeof LogRequest>;
+
+export const AcceptedFrame = Type.Object(
+  {
+    type: Type.Literal(MessageType.Accepted),
+    streamId: StreamId,
+    /** Frames are numbered per stream: accepted is 0, then every data frame counts up by one. */
+    n: Type.Literal(0),
+    computeNodeId: NodeId,
+    /** The stream carries entries with seq > afterSeq (resume from here if nothing arrived). */
+    afterSeq: Seq,
+    /** The execution's last sequence number when the stream was accepted (0 = no lines yet). */
+    lastSeq: Seq,
+    /** The largest data frame this stream will carry, in bytes. */
+    maxFrameBytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxInt }),
+  },
+  { $id: "ExecutionLogs.Accepted/v1" },
+);
+export type AcceptedFrame = Static<typeof AcceptedFrame>;
+
+export const DataFrame = Type.Object(
+  {
+    type: Type.Literal(MessageType.Data),
+    streamId: StreamId,
+    n: FrameNumber,
+    entries: Type.Array(LogEntry, { minItems: 1 }),
+  },
+  { $id: "ExecutionLogs.Data/v1" },
+);
+export type DataFrame = Static<typeof DataFrame>;
+
+export const EndFrame = Type.Object(
+  {
+    type: Type.Literal(MessageType.End),
+    streamId: StreamId,
+    n: FrameNumber,
+    /** The last sequence number the stream covered (the consumer has everything up to it). */
+    lastSeq: Seq,
+    /** The execution's exit code when it has completed; null when unknown. */
+    exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  },
+  { $id: "ExecutionLogs.End/v1" },
+);
+export type EndFrame = Static<typeof EndFrame>;
+
+export const ErrorFrame = Type.Object(
+  {
+    type: Type.Literal(MessageType.Error),
+    streamId: StreamId,
+    /** Absent when the stream failed before it was accepted. */
+    n: Type.Optional(Seq),
+    /** A code from the error table; readers treat codes they do not know as INTERNAL. */
+    code: Type.String({ pattern: "^[A-Z][A-Z0-9_]{0,63}$" }),
+    message: Type.String({ maxLength: 4096 }),
+    retryable: Type.Boolean(),
+  },
+  { $id: "ExecutionLogs.Error/v1" },
+);
+export type ErrorFrame = Static<typeof ErrorFrame>;
+
+export const StreamFrame = Type.Union([AcceptedFrame, DataFrame, EndFrame, ErrorFrame], {
+  $id: "ExecutionLogs.StreamFrame/v1",
+});
+export type StreamFrame = Static<typeof StreamFrame>;
+
+export const CreditGrant = Type.Object(
+  {
+    streamId: StreamId,
+    bytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxWindowBytes }),
+  },
+  { $id: "CreditGrant" },
+);
+export type CreditGrant = Static<typeof CreditGrant>;
+
+export const ControlMessage = Type.Object(
+  {
+    type: Type.Literal(MessageType.Control),
+    /** Honoured only for streams this requester opened. */
+    sourcePeerId: NodeId,
+    /** Streams to stop at once. */
+    cancel: Type.Optional(Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage })),
+    /** More flow-control credit, in data-frame bytes. */
+    credit: Type.Optional(Type.Array(CreditGrant, { maxItems: LIMITS.maxIdsPerMessage })),
+  },
+  { $id: "ExecutionLogs.Control/v1" },
+);
+export type ControlMessage = Static<typeof ControlMessage>;
+
+export const HeartbeatRequest = Type.Object(
+  {
+    type: Type.Literal(MessageType.Heartbeat),
+    computeNodeId: NodeId,
+    /** Every stream the compute node serves for this requester. */
+    streamIds: Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage }),
+  },
+  { $id: "ExecutionLogs.Heartbeat/v1" },
+);
+export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = Type.Object(
+  {
+    type: Type.Literal(MessageType.HeartbeatResponse),
+    requesterNodeId: NodeId,
+    /** Streams of the request that the requester no longer wants or does not know. */
+    unknownStreamIds: Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage }),
+  },
+  { $id: "ExecutionLogs.HeartbeatResponse/v1" },
+);
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+export const schemasV1 = {
+  LogEntry,
+  LogRequest,
+  AcceptedFrame,
+  DataFrame,
+  EndFrame,
+  ErrorFrame,
+  StreamFrame,
+  ControlMessage,
+  HeartbeatRequest,
+  HeartbeatResponse,
+} as const;
+
+export type MessageV1 =
+  | LogRequest
+  | AcceptedFrame
+  | DataFrame
+  | EndFrame
+  | ErrorFrame
+  | ControlMessage
+  | HeartbeatRequest
+  | HeartbeatResponse;

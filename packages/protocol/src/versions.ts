@@ -1,0 +1,3 @@
+/** Protocol versions this package implements, oldest first. */
+export const SUPPORTED_VERSIONS = ["v1"] as const;
+export type ProtocolVersion = (typeof SUPPORTED_VERSIONS)[number];

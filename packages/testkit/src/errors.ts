@@ -1,0 +1,35 @@
+/** Thrown when no nats-server executable can be located. */
+export class NatsServerNotFoundError extends Error {
+  override readonly name = "NatsServerNotFoundError";
+  readonly searched: readonly string[];
+
+  constructor(searched: readonly string[], detail?: string) {
+    super(
+      [
+        `nats-server executable not found${detail ? ` (${detail})` : ""}.`,
+        `Searched: ${searched.length > 0 ? searched.join(", ") : "(nothing)"}.`,
+        "Install it (Debian/Ubuntu: `apt-get install -y nats-server`, or download a release " +
+          "from https://github.com/nats-io/nats-server/releases) or set NATS_SERVER_BIN to the " +
+          "path of the binary.",
+      ].join(" "),
+    );
+    this.searched = searched;
+  }
+}
+
+/** A wait with a deadline ran out; the message says what was being waited for. */
+export class TimeoutError extends Error {
+  override readonly name = "TimeoutError";
+}
+
+/** A child process exited (or failed to spawn) before it became ready. */
+export class ProcessStartError extends Error {
+  override readonly name = "ProcessStartError";
+  /** Collected output of the process, for diagnostics. */
+  readonly output: string;
+
+  constructor(message: string, output: string, options?: ErrorOptions) {
+    super(output ? `${message}\n--- output ---\n${output}` : message, options);
+    this.output = output;
+  }
+}
