@@ -6,15 +6,18 @@
 export const ERROR_CODES = {
   BAD_REQUEST: {
     retryable: false,
-    description: "The request is malformed or violates the schema (a field missing, of the wrong type or out of range).",
+    description:
+      "The request is malformed or violates the schema (a field missing, of the wrong type or out of range).",
   },
   UNSUPPORTED_VERSION: {
     retryable: false,
-    description: "The message type or its version is not one this node speaks (for example a /v2 message sent to a v1 node).",
+    description:
+      "The message type or its version is not one this node speaks (for example a /v2 message sent to a v1 node).",
   },
   PROTOCOL_ERROR: {
     retryable: true,
-    description: "A frame received for an open stream failed validation or arrived out of order; only that stream ends.",
+    description:
+      "A frame received for an open stream failed validation or arrived out of order; only that stream ends.",
   },
   EXECUTION_NOT_FOUND: {
     retryable: false,
@@ -22,7 +25,8 @@ export const ERROR_CODES = {
   },
   NODE_UNREACHABLE: {
     retryable: true,
-    description: "No compute node is subscribed to the request subject (NATS answered 'no responders').",
+    description:
+      "No compute node is subscribed to the request subject (NATS answered 'no responders').",
   },
   ACCEPT_TIMEOUT: {
     retryable: true,
@@ -30,11 +34,13 @@ export const ERROR_CODES = {
   },
   COMPUTE_NODE_LOST: {
     retryable: true,
-    description: "The compute node stopped heartbeating (died, froze or was partitioned) or no longer lists the stream.",
+    description:
+      "The compute node stopped heartbeating (died, froze or was partitioned) or no longer lists the stream.",
   },
   REQUESTER_LOST: {
     retryable: false,
-    description: "The requester stopped answering heartbeats; the compute node released its streams.",
+    description:
+      "The requester stopped answering heartbeats; the compute node released its streams.",
   },
   CANCELLED: {
     retryable: false,
@@ -50,7 +56,8 @@ export const ERROR_CODES = {
   },
   TOO_MANY_REQUESTER_STREAMS: {
     retryable: true,
-    description: "This requester already has as many open streams on the compute node as its per-requester limit allows.",
+    description:
+      "This requester already has as many open streams on the compute node as its per-requester limit allows.",
   },
   TAIL_TOO_LARGE: {
     retryable: false,
@@ -62,7 +69,8 @@ export const ERROR_CODES = {
   },
   RATE_LIMITED: {
     retryable: true,
-    description: "The requester sent requests faster than the compute node's per-requester rate limit.",
+    description:
+      "The requester sent requests faster than the compute node's per-requester rate limit.",
   },
   PAYLOAD_TOO_LARGE: {
     retryable: false,
@@ -74,7 +82,8 @@ export const ERROR_CODES = {
   },
   RESUME_EXHAUSTED: {
     retryable: false,
-    description: "The stream broke and every resume attempt failed; the error says the last sequence delivered.",
+    description:
+      "The stream broke and every resume attempt failed; the error says the last sequence delivered.",
   },
   INTERNAL: {
     retryable: true,
@@ -141,7 +150,12 @@ export class SequenceGapError extends errorClass("SEQUENCE_GAP") {}
 export class ResumeExhaustedError extends errorClass("RESUME_EXHAUSTED") {}
 export class InternalError extends errorClass("INTERNAL") {}
 
-const CLASSES: { [C in ErrorCode]: new (message: string, options?: TailwireErrorOptions) => TailwireError } = {
+const CLASSES: {
+  [C in ErrorCode]: new (
+    message: string,
+    options?: TailwireErrorOptions,
+  ) => TailwireError;
+} = {
   BAD_REQUEST: BadRequestError,
   UNSUPPORTED_VERSION: UnsupportedVersionError,
   PROTOCOL_ERROR: ProtocolError,
@@ -164,6 +178,10 @@ const CLASSES: { [C in ErrorCode]: new (message: string, options?: TailwireError
 };
 
 /** Builds the typed error for a code received on the wire (for example from an error frame). */
-export function errorFromCode(code: ErrorCode, message: string, options?: TailwireErrorOptions): TailwireError {
+export function errorFromCode(
+  code: ErrorCode,
+  message: string,
+  options?: TailwireErrorOptions,
+): TailwireError {
   return new CLASSES[code](message, options);
 }

@@ -14,18 +14,24 @@ export const SUBJECT_PREFIX_REQUESTER = "_TW";
 
 function checkNodeId(nodeId: string): string {
   if (!isNodeId(nodeId)) {
-    throw new TypeError(`invalid node id ${JSON.stringify(nodeId)}: use letters, digits, '-' and '_' only`);
+    throw new TypeError(
+      `invalid node id ${JSON.stringify(nodeId)}: use letters, digits, '-' and '_' only`,
+    );
   }
   return nodeId;
 }
 
 export const subjects = {
-  request: (computeNodeId: string) => `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogs/v1`,
-  control: (computeNodeId: string) => `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogsControl/v1`,
+  request: (computeNodeId: string) =>
+    `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogs/v1`,
+  control: (computeNodeId: string) =>
+    `${SUBJECT_PREFIX_COMPUTE}.${checkNodeId(computeNodeId)}.ExecutionLogsControl/v1`,
   /** Prefix of every subject a requester receives on; it subscribes to `${prefix}.>` at most. */
-  requesterPrefix: (requesterNodeId: string) => `${SUBJECT_PREFIX_REQUESTER}.${checkNodeId(requesterNodeId)}`,
+  requesterPrefix: (requesterNodeId: string) =>
+    `${SUBJECT_PREFIX_REQUESTER}.${checkNodeId(requesterNodeId)}`,
   /** Wildcard that carries every stream's frames for one requester: one subscription for all. */
-  streamInboxWildcard: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.s.*`,
+  streamInboxWildcard: (requesterNodeId: string) =>
+    `${subjects.requesterPrefix(requesterNodeId)}.s.*`,
   streamInbox: (requesterNodeId: string, streamId: string) =>
     `${subjects.requesterPrefix(requesterNodeId)}.s.${streamId}`,
   heartbeat: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.hb`,

@@ -1,6 +1,11 @@
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { BadRequestError, PayloadTooLargeError, type TailwireError, UnsupportedVersionError } from "../errors.js";
+import {
+  BadRequestError,
+  PayloadTooLargeError,
+  type TailwireError,
+  UnsupportedVersionError,
+} from "../errors.js";
 import {
   AcceptedFrame,
   ControlMessage,
@@ -11,8 +16,8 @@ import {
   HeartbeatResponse,
   type LogEntry,
   LogRequest,
-  type MessageTypeName,
   MessageType,
+  type MessageTypeName,
   type MessageV1,
   type StreamFrame,
 } from "./schemas.js";
@@ -44,7 +49,9 @@ const textEncoder = new TextEncoder();
 
 function parseJson(bytes: Uint8Array, maxBytes: number): unknown {
   if (bytes.byteLength > maxBytes) {
-    throw new PayloadTooLargeError(`message of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes`);
+    throw new PayloadTooLargeError(
+      `message of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes`,
+    );
   }
   let text: string;
   try {
@@ -75,7 +82,9 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
   if (validator.Check(value)) return value as T;
   const first = validator.Errors(value).First();
   const where = first?.path ? first.path : "/";
-  throw new BadRequestError(`invalid ${type}: ${where}: ${first?.message ?? "does not match the schema"}`);
+  throw new BadRequestError(
+    `invalid ${type}: ${where}: ${first?.message ?? "does not match the schema"}`,
+  );
 }
 
 /**
@@ -92,7 +101,9 @@ function decodeOneOf<T extends MessageV1>(
   const type = typeOf(value);
   if (!(expected as readonly string[]).includes(type)) {
     if (KNOWN_TYPES.has(type)) {
-      throw new BadRequestError(`unexpected message type ${type}; expected ${expected.join(" or ")}`);
+      throw new BadRequestError(
+        `unexpected message type ${type}; expected ${expected.join(" or ")}`,
+      );
     }
     throw new UnsupportedVersionError(
       `unsupported message type ${JSON.stringify(type.slice(0, 100))}; this node speaks ${expected.join(", ")}`,
@@ -114,7 +125,12 @@ export const decodeHeartbeat = (bytes: Uint8Array): HeartbeatRequest =>
 export const decodeHeartbeatResponse = (bytes: Uint8Array): HeartbeatResponse =>
   decodeOneOf(bytes, [MessageType.HeartbeatResponse], MAX_MESSAGE_BYTES.heartbeat);
 
-const FRAME_TYPES = [MessageType.Accepted, MessageType.Data, MessageType.End, MessageType.Error] as const;
+const FRAME_TYPES = [
+  MessageType.Accepted,
+  MessageType.Data,
+  MessageType.End,
+  MessageType.Error,
+] as const;
 
 /** Frames arrive on the requester's stream inbox. */
 export const decodeFrame = (bytes: Uint8Array): StreamFrame =>
@@ -160,6 +176,10 @@ function dataFrameJson(streamId: string, n: number, entryJsons: readonly string[
  * Joins pre-encoded entries into a data frame without re-serialising them. The stream id must be
  * a valid stream id (it is embedded without escaping; the pattern allows nothing to escape).
  */
-export function encodeDataFrame(streamId: string, n: number, entryJsons: readonly string[]): Uint8Array {
+export function encodeDataFrame(
+  streamId: string,
+  n: number,
+  entryJsons: readonly string[],
+): Uint8Array {
   return textEncoder.encode(dataFrameJson(streamId, n, entryJsons));
 }

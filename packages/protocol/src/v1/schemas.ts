@@ -40,7 +40,10 @@ const StreamId = Type.String({ pattern: STREAM_ID_PATTERN });
 const Seq = Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe });
 const FrameNumber = Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe });
 // A NATS subject without wildcards or white space.
-const Subject = Type.String({ pattern: "^[A-Za-z0-9_\\-/$]+(\\.[A-Za-z0-9_\\-/$]+)*$", maxLength: LIMITS.maxSubjectLength });
+const Subject = Type.String({
+  pattern: "^[A-Za-z0-9_\\-/$]+(\\.[A-Za-z0-9_\\-/$]+)*$",
+  maxLength: LIMITS.maxSubjectLength,
+});
 
 export const LogStreamName = Type.Union([Type.Literal("stdout"), Type.Literal("stderr")], {
   $id: "LogStreamName",
@@ -82,7 +85,9 @@ export const LogRequest = Type.Object(
     /** Only entries with time >= since (ms since the Unix epoch). */
     since: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe })),
     /** Only these streams; absent = both. */
-    streams: Type.Optional(Type.Array(LogStreamName, { minItems: 1, maxItems: 2, uniqueItems: true })),
+    streams: Type.Optional(
+      Type.Array(LogStreamName, { minItems: 1, maxItems: 2, uniqueItems: true }),
+    ),
     /** Where the compute node sends heartbeat requests for this stream. */
     heartbeatSubject: Subject,
     /** How often the requester expects a heartbeat while the stream is open. */
@@ -91,7 +96,9 @@ export const LogRequest = Type.Object(
       maximum: LIMITS.maxHeartbeatIntervalMs,
     }),
     /** How long the compute node waits for a heartbeat response; defaults to its own setting. */
-    heartbeatTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxHeartbeatIntervalMs })),
+    heartbeatTimeoutMs: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: LIMITS.maxHeartbeatIntervalMs }),
+    ),
     /** Initial flow-control credit: data-frame bytes the compute node may send before more credit. */
     window: Type.Integer({ minimum: LIMITS.minWindowBytes, maximum: LIMITS.maxWindowBytes }),
   },
