@@ -13,9 +13,13 @@ const protocolDoc = readFileSync(new URL("../PROTOCOL.md", import.meta.url), "ut
 
 describe("error code table", () => {
   it.each(ERROR_CODE_LIST)("%s is documented in PROTOCOL.md with its description", (code) => {
-    const row = protocolDoc.split("\n").find((line) => line.startsWith(`| \`${code}\` |`));
-    expect(row, `PROTOCOL.md has no table row for ${code}`).toBeDefined();
-    expect(row).toContain(ERROR_CODES[code].description);
+    const cells = protocolDoc
+      .split("\n")
+      .map((line) => line.split("|").map((cell) => cell.trim()))
+      .find((row) => row[1] === `\`${code}\``);
+    expect(cells, `PROTOCOL.md has no table row for ${code}`).toBeDefined();
+    expect(cells?.[2]).toBe(ERROR_CODES[code].retryable ? "yes" : "no");
+    expect(cells?.[3]).toBe(ERROR_CODES[code].description);
   });
 
   it.each(ERROR_CODE_LIST)("%s has a class that carries the code", (code) => {

@@ -3,5 +3,6 @@ export * from "./ids.js";
 export * from "./logger.js";
 export * from "./subjects.js";
 export * from "./v1/codec.js";
+export { jsonSchemaV1 } from "./v1/json-schema.js";
 export * from "./v1/schemas.js";
 export { SUPPORTED_VERSIONS } from "./versions.js";

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Makes a fresh machine ready: nats-server (Debian package), pnpm 10 (through npx: corepack is
+# not usable here), the workspace's dependencies from the lockfile, and a build.
+# Sourced by scripts/demo.sh and scripts/test.sh; defines `pnpm` for them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER_BIN:-}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing nats-server (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  else
+    echo "bootstrap: nats-server is missing: install it (apt-get install -y nats-server) or set NATS_SERVER_BIN" >&2
+    exit 1
+  fi
+fi
+
+if command -v pnpm >/dev/null 2>&1 && pnpm --version 2>/dev/null | grep -q '^10\.'; then
+  pnpm() { command pnpm "$@"; }
+else
+  pnpm() { npx -y pnpm@10 "$@"; }
+fi
+export -f pnpm
+
+if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ]; then
+  pnpm install --frozen-lockfile --reporter=silent
+fi
