@@ -48,9 +48,12 @@ export async function pollUntil<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new TimeoutError(`timed out after ${options.timeoutMs}ms waiting for ${options.what}${why}`, {
-        cause: lastError,
-      });
+      throw new TimeoutError(
+        `timed out after ${options.timeoutMs}ms waiting for ${options.what}${why}`,
+        {
+          cause: lastError,
+        },
+      );
     }
     await delay(interval);
   }

@@ -22,14 +22,23 @@ export class TimeoutError extends Error {
   override readonly name = "TimeoutError";
 }
 
-/** A child process exited (or failed to spawn) before it became ready. */
-export class ProcessStartError extends Error {
-  override readonly name = "ProcessStartError";
-  /** Collected output of the process, for diagnostics. */
+/** A process-related failure; carries the process's collected output for diagnostics. */
+export class ProcessOutputError extends Error {
+  override readonly name: string = "ProcessOutputError";
   readonly output: string;
 
   constructor(message: string, output: string, options?: ErrorOptions) {
     super(output ? `${message}\n--- output ---\n${output}` : message, options);
     this.output = output;
   }
+}
+
+/** A child process exited, failed to spawn or missed its deadline before becoming ready. */
+export class ProcessStartError extends ProcessOutputError {
+  override readonly name: string = "ProcessStartError";
+}
+
+/** A child process exited while something was still waiting for its output. */
+export class ProcessExitedError extends ProcessOutputError {
+  override readonly name: string = "ProcessExitedError";
 }

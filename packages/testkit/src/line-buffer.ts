@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
  */
 export class LineBuffer {
   readonly #capacity: number;
-  readonly #lines: string[] = [];
+  readonly #lines: { stream: string; text: string }[] = [];
   readonly #listeners = new Set<(line: string, stream: string) => void>();
   #dropped = 0;
 
@@ -32,7 +32,7 @@ export class LineBuffer {
   }
 
   push(line: string, stream = "log"): void {
-    this.#lines.push(line);
+    this.#lines.push({ stream, text: line });
     if (this.#lines.length > this.#capacity) {
       this.#lines.shift();
       this.#dropped++;
@@ -46,14 +46,16 @@ export class LineBuffer {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The retained lines, oldest first (a copy). */
-  lines(): string[] {
-    return [...this.#lines];
+  /** The retained lines, oldest first, optionally only those of one stream. */
+  lines(stream?: string): string[] {
+    return this.#lines
+      .filter((l) => stream === undefined || l.stream === stream)
+      .map((l) => l.text);
   }
 
   /** The last `n` retained lines as text, prefixed with a note if older lines were dropped. */
   tail(n = this.#capacity): string {
-    const kept = this.#lines.slice(-n);
+    const kept = this.#lines.slice(-n).map((l) => l.text);
     const omitted = this.#dropped + (this.#lines.length - kept.length);
     return (omitted > 0 ? `[... ${omitted} earlier lines omitted]\n` : "") + kept.join("\n");
   }

@@ -33,8 +33,11 @@ const BARE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function quote(text: string): string {
   // The conf lexer knows \\ \" \n \t \r but not JSON's \uXXXX, so escape by hand and refuse
   // other control characters instead of writing something the server would misread.
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(text)) {
-    throw new Error(`nats config: control characters are not representable: ${JSON.stringify(text)}`);
+  const allowed = new Set(["\n", "\t", "\r"]);
+  if ([...text].some((ch) => ch < " " && !allowed.has(ch))) {
+    throw new Error(
+      `nats config: control characters are not representable: ${JSON.stringify(text)}`,
+    );
   }
   const escaped = text
     .replaceAll("\\", "\\\\")

@@ -1,0 +1,25 @@
+// The polyfill comes first so Symbol.asyncDispose exists before any class declares it.
+import "./dispose-polyfill.js";
+
+export type { ExitStatus } from "./child-exit.js";
+export { type PollOptions, pollUntil, withDeadline } from "./deadline.js";
+export {
+  NatsServerNotFoundError,
+  ProcessExitedError,
+  ProcessOutputError,
+  ProcessStartError,
+  TimeoutError,
+} from "./errors.js";
+export { type FindNatsServerOptions, findNatsServerBinary } from "./find-binary.js";
+export { NatsCluster, type NatsClusterOptions } from "./nats-cluster.js";
+export {
+  mergeNatsConfig,
+  type NatsConfig,
+  type NatsConfigValue,
+  renderNatsConfig,
+  UnquotedValue,
+  unquoted,
+} from "./nats-config.js";
+export { NatsServer, type NatsServerOptions } from "./nats-server.js";
+export { type LinePattern, NodeProcess, type NodeProcessOptions } from "./node-process.js";
+export type { NatsPorts } from "./ports-file.js";
