@@ -1,1 +1,16 @@
+export {
+  type CaptureProcessOptions,
+  type CaptureProcessResult,
+  captureProcess,
+} from "./capture-process.js";
 export type { LogReader, LogSource, LogStore, ReadOptions } from "./log-source.js";
+export {
+  type EndCause,
+  LogStreamServer,
+  type LogStreamServerLimits,
+  type LogStreamServerOptions,
+  type LogStreamServerStats,
+  type RequesterStats,
+} from "./log-stream-server.js";
+export { FileLogStore, type FileLogStoreOptions } from "./stores/file-log-store.js";
+export { MemoryLogStore, type MemoryLogStoreOptions } from "./stores/memory-log-store.js";

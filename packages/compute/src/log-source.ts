@@ -51,7 +51,12 @@ export interface LogStore extends LogSource {
   /** Creates the execution if it does not exist yet (a read of it then finds an empty log). */
   create(executionId: string): Promise<void>;
   /** Appends one line; returns the entry with its sequence number. */
-  append(executionId: string, stream: LogStreamName, line: string, time?: number): Promise<LogEntry>;
+  append(
+    executionId: string,
+    stream: LogStreamName,
+    line: string,
+    time?: number,
+  ): Promise<LogEntry>;
   /** Marks the execution complete: follows end once they have read everything. */
   complete(executionId: string, exitCode: number | null): Promise<void>;
 }

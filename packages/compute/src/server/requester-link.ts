@@ -1,0 +1,154 @@
+import { decodeHeartbeatResponse, encode, MessageType } from "@tailwire/protocol";
+import { classifyRequestError, type RequestFailure } from "./nats-errors.js";
+import type { ServedStream } from "./served-stream.js";
+
+/** What a requester link needs from the server. */
+export interface LinkHost {
+  readonly nodeId: string;
+  /** A NATS request with a timeout (connection.request). */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<{ data: Uint8Array }>;
+  /** The requester no longer wants these streams: stop them silently. */
+  unknownToRequester(link: RequesterLink, streams: ServedStream[]): void;
+  /** maxMissed heartbeats in a row failed: stop every stream of the link silently. */
+  requesterLost(link: RequesterLink): void;
+  heartbeatSent(): void;
+  heartbeatFailed(
+    link: RequesterLink,
+    failure: RequestFailure | "bad_response",
+    error: unknown,
+  ): void;
+}
+
+export interface LinkSettings {
+  defaultTimeoutMs: number;
+  maxMissed: number;
+}
+
+/**
+ * The heartbeat loop of one requester (sourcePeerId + heartbeat subject). It exists only while
+ * the requester has accepted streams: its timer goes away with its last stream. At most one
+ * heartbeat is in flight, and nothing is awaited under a shared lock, so a dead requester only
+ * ever delays itself.
+ */
+export class RequesterLink {
+  readonly key: string;
+  readonly requesterNodeId: string;
+  readonly heartbeatSubject: string;
+  readonly streams = new Map<string, ServedStream>();
+  consecutiveFailures = 0;
+  lastHeartbeatAt: number | null = null;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight = false;
+  #closed = false;
+  readonly #host: LinkHost;
+  readonly #settings: LinkSettings;
+
+  constructor(
+    key: string,
+    requesterNodeId: string,
+    heartbeatSubject: string,
+    host: LinkHost,
+    settings: LinkSettings,
+  ) {
+    this.key = key;
+    this.requesterNodeId = requesterNodeId;
+    this.heartbeatSubject = heartbeatSubject;
+    this.#host = host;
+    this.#settings = settings;
+  }
+
+  /** The requester's interval: the shortest any of its open streams asked for. */
+  get intervalMs(): number {
+    let interval = Number.POSITIVE_INFINITY;
+    for (const s of this.streams.values())
+      interval = Math.min(interval, s.request.heartbeatIntervalMs);
+    return interval;
+  }
+
+  /** The request's timeout, else ours, but always below the interval so beats never overlap. */
+  get timeoutMs(): number {
+    let timeout = Number.POSITIVE_INFINITY;
+    for (const s of this.streams.values()) {
+      timeout = Math.min(timeout, s.request.heartbeatTimeoutMs ?? this.#settings.defaultTimeoutMs);
+    }
+    const interval = this.intervalMs;
+    return Math.max(1, Math.min(timeout, Math.floor(interval * 0.9)));
+  }
+
+  add(stream: ServedStream): void {
+    this.streams.set(stream.streamId, stream);
+    this.#schedule();
+  }
+
+  /** Removes a stream; returns true when the link has no stream left (and no timer). */
+  remove(stream: ServedStream): boolean {
+    this.streams.delete(stream.streamId);
+    if (this.streams.size === 0) this.close();
+    return this.streams.size === 0;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#timer !== undefined || this.streams.size === 0) return;
+    this.#timer = setTimeout(() => this.#tick(), this.intervalMs);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#closed || this.streams.size === 0) return;
+    // The next beat is timed from this one's start, so the period is the interval itself.
+    this.#schedule();
+    if (this.#inFlight) return;
+    this.#inFlight = true;
+    void this.#beat().finally(() => {
+      this.#inFlight = false;
+    });
+  }
+
+  async #beat(): Promise<void> {
+    const host = this.#host;
+    const listed = [...this.streams.values()];
+    const data = encode({
+      type: MessageType.Heartbeat,
+      computeNodeId: host.nodeId,
+      streamIds: listed.map((s) => s.streamId),
+    });
+    let reply: { data: Uint8Array };
+    try {
+      host.heartbeatSent();
+      reply = await host.request(this.heartbeatSubject, data, this.timeoutMs);
+    } catch (error) {
+      this.#failed(classifyRequestError(error), error);
+      return;
+    }
+    if (this.#closed) return;
+    let unknown: string[];
+    try {
+      unknown = decodeHeartbeatResponse(reply.data).unknownStreamIds;
+    } catch (error) {
+      // An answer we cannot read proves nothing about the requester's streams.
+      this.#failed("bad_response", error);
+      return;
+    }
+    this.consecutiveFailures = 0;
+    this.lastHeartbeatAt = Date.now();
+    const unknownSet = new Set(unknown);
+    // Only streams of this very heartbeat: an id reused since must not be stopped.
+    const stop = listed.filter(
+      (s) => unknownSet.has(s.streamId) && this.streams.get(s.streamId) === s,
+    );
+    if (stop.length > 0) host.unknownToRequester(this, stop);
+  }
+
+  #failed(failure: RequestFailure | "bad_response", error: unknown): void {
+    if (this.#closed) return;
+    this.consecutiveFailures++;
+    this.#host.heartbeatFailed(this, failure, error);
+    if (this.consecutiveFailures >= this.#settings.maxMissed) this.#host.requesterLost(this);
+  }
+}

@@ -1,0 +1,163 @@
+import { encodeDataFrame, type LogEntry, type LogRequest } from "@tailwire/protocol";
+import type { LogReader } from "../log-source.js";
+import { CreditGate } from "./credit-gate.js";
+import { FrameBatcher } from "./frame-batcher.js";
+
+export type EndCause =
+  | "completed"
+  | "cancelled"
+  | "requester_lost"
+  | "unknown_to_requester"
+  | "going_away"
+  | "error";
+
+export const END_CAUSES: readonly EndCause[] = [
+  "completed",
+  "cancelled",
+  "requester_lost",
+  "unknown_to_requester",
+  "going_away",
+  "error",
+];
+
+/** What a stream needs from the server that owns it. */
+export interface StreamHost {
+  /** Publishes one frame; throws when the connection cannot take it. */
+  publish(subject: string, data: Uint8Array): void;
+  /** The pump reached the end of the read: the host sends End and forgets the stream. */
+  finished(stream: ServedStream): void;
+  /** The read or a publish failed: the host sends Error INTERNAL and forgets the stream. */
+  failed(stream: ServedStream, error: unknown): void;
+}
+
+const LINGER_TIMEOUT = Symbol("linger");
+
+/** A pause that lets timers and socket I/O run during a long burst of microtask-only work. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const YIELD_EVERY_MS = 4;
+
+/**
+ * One accepted stream: reads its LogReader and publishes data frames under flow control. It
+ * never publishes after its signal aborted; whoever aborts it owns the final frame (if any).
+ */
+export class ServedStream {
+  readonly key: string;
+  readonly request: LogRequest;
+  readonly inbox: string;
+  readonly controller = new AbortController();
+  /** Frame number of the last frame sent (Accepted is 0). */
+  lastN = -1;
+  accepted = false;
+  ended = false;
+  reader: LogReader | undefined;
+  credit: CreditGate;
+  maxFrameBytes = 0;
+
+  constructor(key: string, request: LogRequest, inbox: string) {
+    this.key = key;
+    this.request = request;
+    this.inbox = inbox;
+    this.credit = new CreditGate(request.window);
+  }
+
+  get streamId(): string {
+    return this.request.streamId;
+  }
+
+  get requesterNodeId(): string {
+    return this.request.sourcePeerId;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Runs until the read ends, fails or the stream is stopped; always releases the reader. */
+  async pump(host: StreamHost, lingerMs: number): Promise<void> {
+    const reader = this.reader!;
+    try {
+      const completed = await this.#pumpEntries(host, reader, lingerMs);
+      if (completed && !this.signal.aborted) host.finished(this);
+    } catch (error) {
+      if (!this.signal.aborted) host.failed(this, error);
+    } finally {
+      await reader.close().catch(() => {});
+    }
+  }
+
+  async #pumpEntries(host: StreamHost, reader: LogReader, lingerMs: number): Promise<boolean> {
+    const signal = this.signal;
+    const batcher = new FrameBatcher(this.streamId, this.maxFrameBytes);
+    const iterator = reader[Symbol.asyncIterator]();
+    let lastYield = performance.now();
+    let lingerUntil = 0;
+    let next = iterator.next();
+    let exhausted = false;
+    try {
+      for (;;) {
+        let result: IteratorResult<LogEntry[]> | typeof LINGER_TIMEOUT;
+        if (batcher.hasPending && lingerMs > 0) {
+          result = await raceTimeout(next, lingerUntil - performance.now());
+        } else {
+          result = await next;
+        }
+        if (signal.aborted) return false;
+        if (result === LINGER_TIMEOUT) {
+          // Nothing more arrived within the linger: send what we have (low latency for follows).
+          batcher.seal();
+          if (!(await this.#sendReady(host, batcher))) return false;
+          continue;
+        }
+        if (result.done) {
+          exhausted = true;
+          break;
+        }
+        const hadPending = batcher.hasPending;
+        for (const entry of result.value) batcher.add(entry);
+        if (lingerMs <= 0) batcher.seal();
+        else if (!hadPending || batcher.ready.length > 0)
+          lingerUntil = performance.now() + lingerMs;
+        if (!(await this.#sendReady(host, batcher))) return false;
+        // A reader with lots available never leaves the microtask queue: let I/O and timers in.
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+          if (signal.aborted) return false;
+        }
+        next = iterator.next();
+      }
+      batcher.seal();
+      return await this.#sendReady(host, batcher);
+    } finally {
+      // Leaving early: end the reader's generator so its own cleanup runs.
+      if (!exhausted) void iterator.return?.(undefined)?.catch(() => {});
+    }
+  }
+
+  /** Sends every ready frame, waiting for credit; false when the stream was stopped meanwhile. */
+  async #sendReady(host: StreamHost, batcher: FrameBatcher): Promise<boolean> {
+    const signal = this.signal;
+    while (batcher.ready.length > 0) {
+      const frame = batcher.ready[0]!;
+      const data = encodeDataFrame(this.streamId, this.lastN + 1, frame.entries, frame.partial);
+      if (
+        !this.credit.tryTake(data.byteLength) &&
+        !(await this.credit.take(data.byteLength, signal))
+      )
+        return false;
+      if (signal.aborted) return false;
+      batcher.ready.shift();
+      this.lastN++;
+      host.publish(this.inbox, data);
+    }
+    return true;
+  }
+}
+
+function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof LINGER_TIMEOUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof LINGER_TIMEOUT>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms), LINGER_TIMEOUT);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
