@@ -1,1 +1,32 @@
-export {};
+// Re-exported so consumers can `catch (e) { if (e instanceof ComputeNodeLostError) ... }`
+// without depending on @tailwire/protocol themselves.
+export {
+  AcceptTimeoutError,
+  BadRequestError,
+  CancelledError,
+  ComputeNodeLostError,
+  DuplicateStreamError,
+  type ErrorCode,
+  ExecutionNotFoundError,
+  GoingAwayError,
+  InternalError,
+  type LogEntry,
+  type Logger,
+  type LogStreamName,
+  NodeUnreachableError,
+  PayloadTooLargeError,
+  ProtocolError,
+  RateLimitedError,
+  RequesterLostError,
+  ResumeExhaustedError,
+  SequenceGapError,
+  TailTooLargeError,
+  TailwireError,
+  TooManyRequesterStreamsError,
+  TooManyStreamsError,
+  UnsupportedVersionError,
+} from "@tailwire/protocol";
+export { LogStreamClient } from "./client.js";
+export type { AcceptedInfo, LogStream } from "./log-stream.js";
+export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
+export type { ComputeNodeStats, EndCause, LogStreamClientStats } from "./stats.js";

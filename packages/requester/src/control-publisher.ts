@@ -1,0 +1,91 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type CreditGrant, encode, type Logger, MessageType, subjects } from "@tailwire/protocol";
+
+interface PendingControl {
+  cancel: string[];
+  credit: CreditGrant[];
+}
+
+/**
+ * Ids per control message: far below the schema's 20,000 so even a message full of credit
+ * grants stays well under a default 1 MiB max_payload.
+ */
+const MAX_IDS_PER_MESSAGE = 4_000;
+
+/**
+ * Fire-and-forget control messages to compute nodes. Cancels and credits decided in the same
+ * tick are merged into one message per compute node (closing 1,000 streams on one node is one
+ * publish), sent on a microtask so callers in a subscription callback never wait.
+ */
+export class ControlPublisher {
+  readonly #nc: NatsConnection;
+  readonly #sourcePeerId: string;
+  readonly #logger: Logger;
+  readonly #pending = new Map<string, PendingControl>();
+  #scheduled = false;
+
+  constructor(nc: NatsConnection, sourcePeerId: string, logger: Logger) {
+    this.#nc = nc;
+    this.#sourcePeerId = sourcePeerId;
+    this.#logger = logger;
+  }
+
+  cancel(computeNodeId: string, streamId: string): void {
+    this.#for(computeNodeId).cancel.push(streamId);
+  }
+
+  credit(computeNodeId: string, streamId: string, bytes: number): void {
+    this.#for(computeNodeId).credit.push({ streamId, bytes });
+  }
+
+  /** Publishes everything pending now (close() uses it so nothing waits for a microtask). */
+  flush(): void {
+    this.#scheduled = false;
+    for (const [nodeId, pending] of this.#pending) {
+      this.#publish(nodeId, pending);
+    }
+    this.#pending.clear();
+  }
+
+  #for(computeNodeId: string): PendingControl {
+    let pending = this.#pending.get(computeNodeId);
+    if (!pending) {
+      pending = { cancel: [], credit: [] };
+      this.#pending.set(computeNodeId, pending);
+    }
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        if (this.#scheduled) this.flush();
+      });
+    }
+    return pending;
+  }
+
+  #publish(nodeId: string, pending: PendingControl): void {
+    let { cancel, credit } = pending;
+    while (cancel.length > 0 || credit.length > 0) {
+      const cancelPart = cancel.slice(0, MAX_IDS_PER_MESSAGE);
+      const creditPart = credit.slice(0, MAX_IDS_PER_MESSAGE - cancelPart.length);
+      cancel = cancel.slice(cancelPart.length);
+      credit = credit.slice(creditPart.length);
+      const message = {
+        type: MessageType.Control,
+        sourcePeerId: this.#sourcePeerId,
+        ...(cancelPart.length > 0 ? { cancel: cancelPart } : {}),
+        ...(creditPart.length > 0 ? { credit: creditPart } : {}),
+      };
+      try {
+        this.#nc.publish(subjects.control(nodeId), encode(message));
+      } catch (error) {
+        // A closed connection: the compute node will stop the streams when our heartbeat
+        // answers stop (requester lost), so losing this message costs only time.
+        this.#logger.warn(
+          { computeNodeId: nodeId, err: error },
+          "could not publish a control message",
+        );
+        return;
+      }
+    }
+  }
+}

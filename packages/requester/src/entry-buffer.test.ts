@@ -1,0 +1,48 @@
+import type { LogEntry } from "@tailwire/protocol";
+import { describe, expect, it } from "vitest";
+import { EntryBuffer } from "./entry-buffer.js";
+
+const entry = (seq: number): LogEntry => ({ seq, stream: "stdout", time: 0, line: `l${seq}` });
+
+describe("EntryBuffer", () => {
+  it("releases a frame's bytes when its last entry is taken", () => {
+    const released: number[] = [];
+    const buffer = new EntryBuffer((bytes) => released.push(bytes));
+    buffer.push([entry(1), entry(2)], 100);
+    buffer.push([entry(3)], 50);
+    expect(buffer.bytes).toBe(150);
+    expect(buffer.take()?.seq).toBe(1);
+    expect(released).toEqual([]);
+    expect(buffer.take()?.seq).toBe(2);
+    expect(released).toEqual([100]);
+    expect(buffer.take()?.seq).toBe(3);
+    expect(released).toEqual([100, 50]);
+    expect(buffer.take()).toBeUndefined();
+    expect(buffer.isEmpty).toBe(true);
+    expect(buffer.bytes).toBe(0);
+  });
+
+  it("keeps order over many batches (compaction)", () => {
+    const buffer = new EntryBuffer(() => {});
+    let next = 1;
+    for (let i = 1; i <= 5000; i++) {
+      buffer.push([entry(i)], 1);
+      if (i % 3 === 0) expect(buffer.take()?.seq).toBe(next++);
+    }
+    for (;;) {
+      const e = buffer.take();
+      if (!e) break;
+      expect(e.seq).toBe(next++);
+    }
+    expect(next).toBe(5001);
+  });
+
+  it("clear drops everything without releasing credit", () => {
+    const released: number[] = [];
+    const buffer = new EntryBuffer((bytes) => released.push(bytes));
+    buffer.push([entry(1)], 10);
+    buffer.clear();
+    expect(buffer.take()).toBeUndefined();
+    expect(released).toEqual([]);
+  });
+});

@@ -1,0 +1,69 @@
+import type { LogEntry } from "@tailwire/protocol";
+
+interface Batch {
+  entries: LogEntry[];
+  index: number;
+  /** Wire bytes of the data frame(s) these entries came from, released when the last is taken. */
+  bytes: number;
+}
+
+/**
+ * One stream's received-but-not-consumed entries, kept as the batches they arrived in: pushing
+ * a frame is O(1) whatever its size, and each frame's bytes are released (for credit) exactly
+ * when its last entry is taken.
+ */
+export class EntryBuffer {
+  readonly #onReleased: (bytes: number) => void;
+  #batches: (Batch | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  constructor(onReleased: (bytes: number) => void) {
+    this.#onReleased = onReleased;
+  }
+
+  /** Wire bytes held: bounded by the window, since the compute node respects credit. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.#head === this.#batches.length;
+  }
+
+  push(entries: LogEntry[], bytes: number): void {
+    if (entries.length === 0) return;
+    this.#batches.push({ entries, index: 0, bytes });
+    this.#bytes += bytes;
+  }
+
+  take(): LogEntry | undefined {
+    const batch = this.#batches[this.#head];
+    if (!batch) return undefined;
+    const entry = batch.entries[batch.index++];
+    if (batch.index >= batch.entries.length) {
+      this.#batches[this.#head++] = undefined; // let the batch be collected
+      this.#compact();
+      this.#bytes -= batch.bytes;
+      this.#onReleased(batch.bytes);
+    }
+    return entry;
+  }
+
+  /** Drops everything without releasing credit: used once the stream is over. */
+  clear(): void {
+    this.#batches = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  #compact(): void {
+    if (this.#head === this.#batches.length) {
+      this.#batches.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#batches.length) {
+      this.#batches = this.#batches.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+import {
+  type AcceptedFrame,
+  CancelledError,
+  type LogEntry,
+  type TailwireError,
+} from "@tailwire/protocol";
+import type { Attempt } from "./attempt.js";
+import { toEpochMs } from "./clock.js";
+import { EntryBuffer } from "./entry-buffer.js";
+import type { ReadOptions } from "./options.js";
+import type { EndCause } from "./stats.js";
+
+/** What the compute node stated when it accepted the stream. */
+export interface AcceptedInfo {
+  computeNodeId: string;
+  /** The stream carries entries with seq > afterSeq. */
+  afterSeq: number;
+  /** The execution's last seq when the stream was accepted (0 = no lines yet). */
+  lastSeq: number;
+  maxFrameBytes: number;
+  /** Epoch ms. */
+  acceptedAt: number;
+}
+
+/**
+ * One execution's log, as an async iterable of whole lines. Iterate it once. Iteration ends
+ * normally at the compute node's End (or after cancel()); otherwise it throws a TailwireError
+ * subclass after delivering the entries that were already received.
+ */
+export interface LogStream extends AsyncIterable<LogEntry> {
+  /** The id of the stream on the wire (the last token of its inbox subject). */
+  readonly streamId: string;
+  /** The compute node asked. */
+  readonly nodeId: string;
+  readonly executionId: string;
+  /**
+   * The seq of the last entry handed to the consumer; before any, the Accepted frame's afterSeq
+   * (or the request's fromSeq before acceptance). Resume with `fromSeq: stream.lastSeq`.
+   */
+  readonly lastSeq: number | undefined;
+  /** Resolves on acceptance; rejects with the stream's error if it ends before (never unhandled). */
+  readonly accepted: Promise<AcceptedInfo>;
+  readonly acceptedInfo: AcceptedInfo | undefined;
+  /** Set once the stream has ended (entries may still be buffered for the consumer). */
+  readonly endCause: EndCause | undefined;
+  /** The execution's exit code from the End frame: null when unknown, undefined before End. */
+  readonly exitCode: number | null | undefined;
+  /** Ends the stream quietly: a pending or later `next()` reports done; buffered entries are dropped. */
+  cancel(): void;
+}
+
+/** The client's side of a stream: what the stream asks of it. */
+export interface StreamOwner {
+  /** The consumer took all entries of frames worth `bytes`: candidates for credit. */
+  released(stream: ClientStream, bytes: number): void;
+  /** The consumer cancelled (cancel() or leaving a for-await loop). */
+  cancelledByConsumer(stream: ClientStream): void;
+}
+
+interface Waiter {
+  resolve(result: IteratorResult<LogEntry>): void;
+  reject(error: Error): void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The consumer-facing stream. The client pushes entries and the end into it from its
+ * subscription callback (which must never wait); the consumer pulls at its own pace.
+ */
+export class ClientStream implements LogStream {
+  readonly nodeId: string;
+  readonly executionId: string;
+  /** The read options as requested; a resume re-issues them with fromSeq = lastSeq. */
+  readonly read: ReadOptions;
+  attempt: Attempt;
+  /** Removes the abort listener; set by the client. */
+  detachSignal: (() => void) | undefined;
+
+  readonly #owner: StreamOwner;
+  readonly #buffer: EntryBuffer;
+  readonly #accepted: Promise<AcceptedInfo>;
+  #resolveAccepted!: (info: AcceptedInfo) => void;
+  #rejectAccepted!: (error: Error) => void;
+  #acceptedInfo: AcceptedInfo | undefined;
+  #lastSeq: number | undefined;
+  #end: { cause: EndCause; error: TailwireError | undefined } | undefined;
+  #errorThrown = false;
+  #exitCode: number | null | undefined;
+  #waiter: Waiter | undefined;
+  #iterating = false;
+
+  constructor(read: ReadOptions, attempt: Attempt, owner: StreamOwner) {
+    this.nodeId = read.nodeId;
+    this.executionId = read.executionId;
+    this.read = read;
+    this.attempt = attempt;
+    this.#owner = owner;
+    this.#lastSeq = read.fromSeq;
+    this.#buffer = new EntryBuffer((bytes) => this.#owner.released(this, bytes));
+    this.#accepted = new Promise<AcceptedInfo>((resolve, reject) => {
+      this.#resolveAccepted = resolve;
+      this.#rejectAccepted = reject;
+    });
+    // Most consumers only iterate: a stream that fails before acceptance must not crash the
+    // process with an unhandled rejection. Awaiting `accepted` still sees the rejection.
+    this.#accepted.catch(() => {});
+  }
+
+  get streamId(): string {
+    return this.attempt.streamId;
+  }
+
+  get acceptedAt(): number | undefined {
+    return this.attempt.acceptedAt;
+  }
+
+  get lastSeq(): number | undefined {
+    return this.#lastSeq;
+  }
+
+  get accepted(): Promise<AcceptedInfo> {
+    return this.#accepted;
+  }
+
+  get acceptedInfo(): AcceptedInfo | undefined {
+    return this.#acceptedInfo;
+  }
+
+  get endCause(): EndCause | undefined {
+    return this.#end?.cause;
+  }
+
+  get exitCode(): number | null | undefined {
+    return this.#exitCode;
+  }
+
+  get ended(): boolean {
+    return this.#end !== undefined;
+  }
+
+  /** Wire bytes received and not yet consumed. */
+  get bufferedBytes(): number {
+    return this.#buffer.bytes;
+  }
+
+  cancel(): void {
+    if (!this.#end) this.#owner.cancelledByConsumer(this);
+  }
+
+  // --- called by the client ---
+
+  markAccepted(frame: AcceptedFrame, acceptedAtMonotonic: number): void {
+    // Only the first acceptance counts for the consumer; a resumed attempt keeps the delivered seq.
+    if (this.#acceptedInfo) return;
+    this.#lastSeq = frame.afterSeq;
+    this.#acceptedInfo = {
+      computeNodeId: frame.computeNodeId,
+      afterSeq: frame.afterSeq,
+      lastSeq: frame.lastSeq,
+      maxFrameBytes: frame.maxFrameBytes,
+      acceptedAt: toEpochMs(acceptedAtMonotonic),
+    };
+    this.#resolveAccepted(this.#acceptedInfo);
+  }
+
+  push(entries: LogEntry[], bytes: number): void {
+    this.#buffer.push(entries, bytes);
+    this.#wake();
+  }
+
+  setExitCode(exitCode: number | null | undefined): void {
+    this.#exitCode = exitCode === undefined ? null : exitCode;
+  }
+
+  /**
+   * Ends the stream once. `discard` drops buffered entries (cancel, close, abort: the consumer
+   * asked to stop); otherwise they are delivered before the end or the error.
+   */
+  finish(cause: EndCause, error: TailwireError | undefined, discard: boolean): void {
+    if (this.#end) return;
+    this.#end = { cause, error };
+    if (discard) this.#buffer.clear();
+    if (!this.#acceptedInfo) {
+      this.#rejectAccepted(
+        error ?? new CancelledError("the stream was cancelled before it was accepted"),
+      );
+    }
+    this.#wake();
+  }
+
+  // --- the consumer's side ---
+
+  [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
+    if (this.#iterating) throw new TypeError("a LogStream can be iterated only once");
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: () => {
+        // Leaving a for-await loop early (break, throw) must tell the compute node at once.
+        this.cancel();
+        this.#buffer.clear();
+        return Promise.resolve(DONE);
+      },
+    };
+  }
+
+  #next(): Promise<IteratorResult<LogEntry>> {
+    if (this.#waiter)
+      return Promise.reject(new TypeError("next() called before the previous next() settled"));
+    const result = this.#settle();
+    if (result === undefined) {
+      return new Promise((resolve, reject) => {
+        this.#waiter = { resolve, reject };
+      });
+    }
+    return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
+  }
+
+  /** The next result if one is available now: an entry, the end, or the error to throw (once). */
+  #settle(): IteratorResult<LogEntry> | TailwireError | undefined {
+    const entry = this.#buffer.take();
+    if (entry) {
+      this.#lastSeq = entry.seq;
+      return { done: false, value: entry };
+    }
+    if (!this.#end) return undefined;
+    if (this.#end.error && !this.#errorThrown) {
+      this.#errorThrown = true;
+      return this.#end.error;
+    }
+    return DONE;
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    const result = this.#settle();
+    if (result === undefined) return;
+    this.#waiter = undefined;
+    if (result instanceof Error) waiter.reject(result);
+    else waiter.resolve(result);
+  }
+}

@@ -1,0 +1,145 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  LIMITS,
+  type Logger,
+  type LogStreamName,
+  silentLogger,
+  subjects,
+} from "@tailwire/protocol";
+
+export interface LogStreamClientOptions {
+  /** The caller's NATS connection; the client never creates or closes it. */
+  connection: NatsConnection;
+  /** This requester's node id: the subject token of its inbox and heartbeat subjects. */
+  nodeId: string;
+  logger?: Logger;
+  /** How often compute nodes should heartbeat while they serve our streams. */
+  heartbeatIntervalMs?: number;
+  /** How long a compute node waits for our heartbeat answer. */
+  heartbeatTimeoutMs?: number;
+  /** Silent heartbeat intervals after which a compute node counts as lost. */
+  computeLostAfterMissed?: number;
+  /** Time a compute node has to answer a request with Accepted or Error. */
+  acceptTimeoutMs?: number;
+  /** Initial credit per stream in data-frame bytes; bounds each stream's buffer. */
+  windowBytes?: number;
+  /** A heartbeat that omits a stream accepted less than this long ago is not held against it. */
+  unlistedGraceMs?: number;
+}
+
+export interface ResolvedOptions {
+  nodeId: string;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  computeLostAfterMissed: number;
+  acceptTimeoutMs: number;
+  windowBytes: number;
+  unlistedGraceMs: number;
+}
+
+export const DEFAULTS = {
+  heartbeatIntervalMs: 5_000,
+  heartbeatTimeoutMs: 2_000,
+  computeLostAfterMissed: 3,
+  acceptTimeoutMs: 5_000,
+  windowBytes: 4 * 1024 * 1024,
+  unlistedGraceMs: 1_000,
+} as const;
+
+function integer(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+/** Checks options up front: a bad value should fail at construction, not as a rejected request. */
+export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions {
+  subjects.requesterPrefix(options.nodeId); // throws TypeError for an id that is no subject token
+  const interval = integer(
+    "heartbeatIntervalMs",
+    options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+    LIMITS.minHeartbeatIntervalMs,
+    LIMITS.maxHeartbeatIntervalMs,
+  );
+  return {
+    nodeId: options.nodeId,
+    logger: options.logger ?? silentLogger,
+    heartbeatIntervalMs: interval,
+    heartbeatTimeoutMs: integer(
+      "heartbeatTimeoutMs",
+      options.heartbeatTimeoutMs ?? Math.min(DEFAULTS.heartbeatTimeoutMs, interval),
+      1,
+      LIMITS.maxHeartbeatIntervalMs,
+    ),
+    computeLostAfterMissed: integer(
+      "computeLostAfterMissed",
+      options.computeLostAfterMissed ?? DEFAULTS.computeLostAfterMissed,
+      1,
+      1_000,
+    ),
+    acceptTimeoutMs: integer(
+      "acceptTimeoutMs",
+      options.acceptTimeoutMs ?? DEFAULTS.acceptTimeoutMs,
+      1,
+      LIMITS.maxInt,
+    ),
+    windowBytes: integer(
+      "windowBytes",
+      options.windowBytes ?? DEFAULTS.windowBytes,
+      LIMITS.minWindowBytes,
+      LIMITS.maxWindowBytes,
+    ),
+    unlistedGraceMs: integer(
+      "unlistedGraceMs",
+      options.unlistedGraceMs ?? DEFAULTS.unlistedGraceMs,
+      0,
+      LIMITS.maxInt,
+    ),
+  };
+}
+
+export interface StreamLogsOptions {
+  /** The compute node that holds the execution's logs. */
+  nodeId: string;
+  executionId: string;
+  /** The last N lines; 0 = only lines written from now on; absent = the whole history. */
+  tail?: number;
+  /** Keep streaming new lines until the execution completes. */
+  follow?: boolean;
+  /** Only lines captured at or after this time. */
+  since?: Date | number;
+  /** Only these output streams; absent = both. */
+  streams?: readonly LogStreamName[];
+  /** Only entries with seq > fromSeq (resume after a previous stream's last delivered seq). */
+  fromSeq?: number;
+  /** Aborting ends the stream: iteration throws CancelledError with the signal's reason as cause. */
+  signal?: AbortSignal;
+}
+
+/** The read options as they go on the wire, kept per stream so a resume can re-issue them. */
+export interface ReadOptions {
+  nodeId: string;
+  executionId: string;
+  follow: boolean;
+  tail?: number;
+  since?: number;
+  streams?: LogStreamName[];
+  fromSeq?: number;
+}
+
+export function readOptionsOf(options: StreamLogsOptions): ReadOptions {
+  const read: ReadOptions = {
+    nodeId: options.nodeId,
+    executionId: options.executionId,
+    follow: options.follow ?? false,
+  };
+  if (options.tail !== undefined) read.tail = options.tail;
+  if (options.since !== undefined) {
+    read.since = options.since instanceof Date ? options.since.getTime() : options.since;
+  }
+  if (options.streams !== undefined) read.streams = [...options.streams];
+  if (options.fromSeq !== undefined) read.fromSeq = options.fromSeq;
+  return read;
+}

@@ -1,0 +1,35 @@
+/** Why a stream ended; one counter each in `stats().streamsEnded`. */
+export type EndCause = "completed" | "cancelled" | "compute_node_lost" | "error" | "protocol_error";
+
+export const END_CAUSES: readonly EndCause[] = [
+  "completed",
+  "cancelled",
+  "compute_node_lost",
+  "error",
+  "protocol_error",
+];
+
+export interface ComputeNodeStats {
+  nodeId: string;
+  /** Streams requested from this node and not ended (pending and accepted). */
+  openStreams: number;
+  /** Epoch ms of the last heartbeat or frame from the node; null if none arrived yet. */
+  lastHeardAt: number | null;
+}
+
+export interface LogStreamClientStats {
+  openStreams: number;
+  computeNodes: ComputeNodeStats[];
+  heartbeatsAnswered: number;
+  /** Heartbeat requests that failed to decode (not answered). */
+  heartbeatsRejected: number;
+  /** Every message on the stream inbox, including ignored and rejected ones. */
+  framesReceived: number;
+  /** Frames that ended their stream for failing validation or order checks. */
+  framesRejected: number;
+  /** Frames for stream ids this client has no open stream for (late frames after an end). */
+  framesIgnored: number;
+  /** Credit grants sent (one per stream per grant, however they were batched into messages). */
+  creditsSent: number;
+  streamsEnded: Record<EndCause, number>;
+}
