@@ -11,6 +11,17 @@ export {
   TimeoutError,
 } from "./errors.js";
 export { type FindNatsServerOptions, findNatsServerBinary } from "./find-binary.js";
+export {
+  type AuthorizationOptions,
+  authorizationConfig,
+  computeInboxPrefix,
+  computePermissions,
+  type NatsPermissions,
+  type NatsSubjectPermission,
+  type RoleUser,
+  requesterPermissions,
+  userConfig,
+} from "./nats-auth.js";
 export { NatsCluster, type NatsClusterOptions } from "./nats-cluster.js";
 export {
   mergeNatsConfig,
@@ -23,3 +34,10 @@ export {
 export { NatsServer, type NatsServerOptions } from "./nats-server.js";
 export { type LinePattern, NodeProcess, type NodeProcessOptions } from "./node-process.js";
 export type { NatsPorts } from "./ports-file.js";
+export {
+  createTestCA,
+  type TestCA,
+  type TestCAOptions,
+  type TlsConfigOptions,
+  tlsConfig,
+} from "./test-ca.js";

@@ -94,10 +94,12 @@ describe("NodeProcess", () => {
     const error = await NodeProcess.start({
       script: ticker,
       readyLine: "never printed",
-      readyTimeoutMs: 200,
+      // Long enough for a child Node to start and print its pid on a loaded 2-core machine
+      // (200 ms was not: the pid line was sometimes missing from the output).
+      readyTimeoutMs: 2_000,
     }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ProcessStartError);
-    expect((error as Error).message).toMatch(/timed out after 200ms/);
+    expect((error as Error).message).toMatch(/timed out after 2000ms/);
     const pid = Number(/ready pid=(\d+)/.exec((error as ProcessStartError).output)?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(processExists(pid)).toBe(false);

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import {
+  authorizationConfig,
+  computeInboxPrefix,
+  computePermissions,
+  requesterPermissions,
+} from "./nats-auth.js";
+import { renderNatsConfig } from "./nats-config.js";
+
+describe("role permissions", () => {
+  it("gives a compute node its own subjects to receive and requester subjects to send to", () => {
+    expect(computePermissions("gpu-7")).toEqual({
+      publish: { allow: ["_TW.*.s.*", "_TW.*.hb"] },
+      subscribe: { allow: ["node.compute.gpu-7.>", "_INBOX_gpu-7.>"] },
+    });
+    expect(computeInboxPrefix("gpu-7")).toBe("_INBOX_gpu-7");
+  });
+
+  it("gives a requester its own inbox, v1 requests and controls, and one reply per heartbeat", () => {
+    expect(requesterPermissions("ui_1")).toEqual({
+      publish: {
+        allow: ["node.compute.*.ExecutionLogs/v1", "node.compute.*.ExecutionLogsControl/v1"],
+      },
+      subscribe: { allow: ["_TW.ui_1.>"] },
+      allow_responses: true,
+    });
+  });
+
+  it.each(["", "a.b", "*", ">", "a b", "x".repeat(129)])(
+    "refuses the node id %j, which would widen or break a permission subject",
+    (id) => {
+      expect(() => computePermissions(id)).toThrow(TypeError);
+      expect(() => requesterPermissions(id)).toThrow(TypeError);
+      expect(() => computeInboxPrefix(id)).toThrow(TypeError);
+    },
+  );
+});
+
+describe("authorizationConfig", () => {
+  it("renders one user per node with its role's permissions", () => {
+    const config = authorizationConfig({
+      requesters: [{ id: "r1", user: "requester-r1", password: "p1" }],
+      computes: [{ id: "c1", user: "compute-c1", password: "p2" }],
+      extraUsers: [{ user: "admin", password: "p3" }],
+    });
+    expect(renderNatsConfig(config)).toBe(
+      [
+        "authorization: {",
+        "  users: [",
+        "    {",
+        '      user: "requester-r1"',
+        '      password: "p1"',
+        "      permissions: {",
+        "        publish: {",
+        "          allow: [",
+        '            "node.compute.*.ExecutionLogs/v1",',
+        '            "node.compute.*.ExecutionLogsControl/v1"',
+        "          ]",
+        "        }",
+        "        subscribe: {",
+        "          allow: [",
+        '            "_TW.r1.>"',
+        "          ]",
+        "        }",
+        "        allow_responses: true",
+        "      }",
+        "    },",
+        "    {",
+        '      user: "compute-c1"',
+        '      password: "p2"',
+        "      permissions: {",
+        "        publish: {",
+        "          allow: [",
+        '            "_TW.*.s.*",',
+        '            "_TW.*.hb"',
+        "          ]",
+        "        }",
+        "        subscribe: {",
+        "          allow: [",
+        '            "node.compute.c1.>",',
+        '            "_INBOX_c1.>"',
+        "          ]",
+        "        }",
+        "      }",
+        "    },",
+        "    {",
+        '      user: "admin"',
+        '      password: "p3"',
+        "    }",
+        "  ]",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("refuses duplicate logins and an empty user list", () => {
+    const same = { user: "u", password: "p" };
+    expect(() =>
+      authorizationConfig({
+        requesters: [{ id: "r1", ...same }],
+        computes: [{ id: "c1", ...same }],
+      }),
+    ).toThrow(/duplicate NATS user "u"/);
+    expect(() => authorizationConfig({})).toThrow(/no users/);
+  });
+
+  it("sets the CONNECT timeout when asked", () => {
+    const config = authorizationConfig({
+      computes: [{ id: "c1", user: "c", password: "p" }],
+      timeoutSeconds: 5,
+    });
+    expect(renderNatsConfig(config)).toContain("authorization: {\n  timeout: 5\n");
+  });
+});
