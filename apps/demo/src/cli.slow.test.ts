@@ -1,0 +1,530 @@
+/**
+ * The built `tailwire` CLI and the showcase, run as real processes against a real nats-server.
+ * Every wait is an event (a line, an exit) or a bounded vi.waitFor; nothing sleeps to synchronise.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NatsServer, NodeProcess } from "@tailwire/testkit";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
+const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
+const CLI = join(DIST, "cli.js");
+const SHOWCASE = join(DIST, "showcase.js");
+const WORKLOAD = join(DIST, "showcase", "workload.js");
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** No colour unless a test asks for it (vitest may set FORCE_COLOR for its workers). */
+const PLAIN_ENV: NodeJS.ProcessEnv = {
+  NO_COLOR: "1",
+  FORCE_COLOR: undefined,
+  NATS_URL: undefined,
+  TAILWIRE_LOG_LEVEL: undefined,
+};
+
+let nats: NatsServer;
+let dir: string;
+const started: NodeProcess[] = [];
+
+interface Entry {
+  seq: number;
+  stream: "stdout" | "stderr";
+  time: number;
+  line: string;
+}
+
+interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string[];
+  stderr: string[];
+  ms: number;
+}
+
+async function start(
+  args: string[],
+  options: { readyLine?: string; env?: NodeJS.ProcessEnv } = {},
+) {
+  const proc = await NodeProcess.start({
+    script: CLI,
+    args,
+    env: { ...PLAIN_ENV, ...options.env },
+    ...(options.readyLine === undefined ? {} : { readyLine: options.readyLine }),
+  });
+  started.push(proc);
+  return proc;
+}
+
+async function cli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Run> {
+  const t0 = Date.now();
+  const proc = await start(args, options.env === undefined ? {} : { env: options.env });
+  const status = await proc.waitForExit(options.timeoutMs ?? 15_000);
+  return { ...status, stdout: proc.stdoutLines, stderr: proc.stderrLines, ms: Date.now() - t0 };
+}
+
+const logs = (executionId: string, node: string, ...more: string[]) =>
+  cli(logsArgs(executionId, node, ...more));
+const logsArgs = (executionId: string, node: string, ...more: string[]) => [
+  "logs",
+  executionId,
+  "--node",
+  node,
+  "--nats",
+  nats.url,
+  ...more,
+];
+
+async function startCompute(node: string, ...more: string[]): Promise<NodeProcess> {
+  return start(
+    [
+      "compute",
+      "--node-id",
+      node,
+      "--data-dir",
+      join(dir, node),
+      "--nats",
+      nats.url,
+      "--log-level",
+      "info",
+      ...more,
+    ],
+    { readyLine: `compute node ${node} ready` },
+  );
+}
+
+/** A never-ending job captured into a compute node's dir (ends with the test run). */
+async function startForever(node: string, executionId: string): Promise<NodeProcess> {
+  const exec = await start(
+    [
+      "exec",
+      "--data-dir",
+      join(dir, node),
+      "--execution-id",
+      executionId,
+      "--",
+      process.execPath,
+      WORKLOAD,
+      executionId,
+      "40",
+      "150",
+      "0",
+      "0",
+    ],
+    { readyLine: `execution ${executionId} started` },
+  );
+  return exec;
+}
+
+/** LogStreamServer.stats() of a running `tailwire compute`, through its stdin. */
+let statsTag = 0;
+async function computeStats(
+  compute: NodeProcess,
+): Promise<{ openStreams: number; streamsEnded: Record<string, number> }> {
+  const tag = `t${++statsTag}`;
+  compute.stdin.write(`stats ${tag}\n`);
+  const line = await compute.waitForLine(new RegExp(`^stats ${tag} `), 5000);
+  return JSON.parse(line.slice(line.indexOf("{")));
+}
+
+function logLines(proc: NodeProcess): Record<string, unknown>[] {
+  return proc.stderrLines
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+let c1: NodeProcess;
+/** The ground truth of execution "done-1": its log file, one JSON entry per line. */
+let done1: Entry[];
+
+beforeAll(async () => {
+  if (!existsSync(CLI) || !existsSync(SHOWCASE) || !existsSync(WORKLOAD)) {
+    execFileSync("npx", ["-y", "pnpm@10", "-r", "--filter", "@tailwire/demo...", "build"], {
+      cwd: REPO,
+      stdio: "inherit",
+    });
+  }
+  nats = await NatsServer.start();
+  dir = await mkdtemp(join(tmpdir(), "tailwire-cli-test-"));
+  c1 = await startCompute("c1");
+  // A completed execution: 3 stdout + 2 stderr lines, a pause, 2 + 1 more, exit code 3.
+  const script = `
+    const out = (s) => process.stdout.write(s + "\\n"), err = (s) => process.stderr.write(s + "\\n");
+    out("o1"); err("e1"); out("o2"); err("e2"); out("o3");
+    setTimeout(() => { out("o4"); err("e3"); out("o5"); process.exitCode = 3; }, 300);`;
+  const run = await cli([
+    "exec",
+    "--data-dir",
+    join(dir, "c1"),
+    "--execution-id",
+    "done-1",
+    "--",
+    process.execPath,
+    "-e",
+    script,
+  ]);
+  expect(run.code).toBe(3);
+  done1 = readFileSync(join(dir, "c1", "done-1.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Entry);
+  expect(done1).toHaveLength(8);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGTERM", 3000)));
+  await nats?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const linesOf = (entries: Entry[], stream: "stdout" | "stderr") =>
+  entries.filter((e) => e.stream === stream).map((e) => e.line);
+
+describe("tailwire exec + compute + logs", () => {
+  it("exec stores every line with its stream, in order, and the exit code", () => {
+    expect(done1.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(linesOf(done1, "stdout")).toEqual(["o1", "o2", "o3", "o4", "o5"]);
+    expect(linesOf(done1, "stderr")).toEqual(["e1", "e2", "e3"]);
+    expect(readFileSync(join(dir, "c1", "done-1.exit"), "utf8")).toContain('"exitCode":3');
+  });
+
+  it("logs prints stdout lines to stdout and stderr lines to stderr, and exits 0 at the end", async () => {
+    const run = await logs("done-1", "c1");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toEqual(["o1", "o2", "o3", "o4", "o5"]);
+    expect(run.stderr).toEqual(["e1", "e2", "e3"]);
+  });
+
+  it("--json prints every entry as one JSON object on stdout", async () => {
+    const run = await logs("done-1", "c1", "--json");
+    expect(run.code).toBe(0);
+    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1);
+    expect(run.stderr).toEqual([]);
+  });
+
+  it("--tail N prints the last N lines", async () => {
+    const run = await logs("done-1", "c1", "--tail", "3", "--json");
+    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.slice(-3));
+  });
+
+  it("--stream stderr prints only stderr lines", async () => {
+    const run = await logs("done-1", "c1", "--stream", "stderr");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toEqual([]);
+    expect(run.stderr).toEqual(["e1", "e2", "e3"]);
+  });
+
+  it("--from-seq N prints the lines after N", async () => {
+    const run = await logs("done-1", "c1", "--from-seq", "5", "--json");
+    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.filter((e) => e.seq > 5));
+  });
+
+  it("--since takes an RFC 3339 time or a duration", async () => {
+    const late = done1.find((e) => e.line === "o4")!;
+    const run = await logs("done-1", "c1", "--since", new Date(late.time).toISOString(), "--json");
+    expect(run.code).toBe(0);
+    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.filter((e) => e.time >= late.time));
+    expect(run.stdout.length).toBeLessThan(done1.length);
+    const recent = await logs("done-1", "c1", "--since", "10m", "--json");
+    expect(recent.stdout).toHaveLength(done1.length);
+  });
+
+  it("--timestamps prefixes every line with its capture time", async () => {
+    const run = await logs("done-1", "c1", "--timestamps");
+    const stdout = done1.filter((e) => e.stream === "stdout");
+    expect(run.stdout).toEqual(stdout.map((e) => `${new Date(e.time).toISOString()} ${e.line}`));
+  });
+
+  it("colours stderr lines only when asked to (FORCE_COLOR) and never with --no-color", async () => {
+    const coloured = await cli(logsArgs("done-1", "c1", "--stream", "stderr"), {
+      env: { NO_COLOR: "", FORCE_COLOR: "1" },
+    });
+    expect(coloured.stderr[0]).toBe("\u001b[31me1\u001b[39m");
+    const plain = await cli(logsArgs("done-1", "c1", "--stream", "stderr", "--no-color"), {
+      env: { NO_COLOR: "", FORCE_COLOR: "1" },
+    });
+    expect(plain.stderr).toEqual(["e1", "e2", "e3"]);
+  });
+
+  it("-f follows a running execution and exits 0 when it completes", async () => {
+    const exec = await start(
+      [
+        "exec",
+        "--data-dir",
+        join(dir, "c1"),
+        "--execution-id",
+        "follow-1",
+        "--",
+        process.execPath,
+        WORKLOAD,
+        "f",
+        "30",
+        "100",
+        "20",
+        "0",
+      ],
+      { readyLine: "execution follow-1 started" },
+    );
+    const run = await logs("follow-1", "c1", "-f");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toEqual([
+      ...Array.from({ length: 20 }, (_, i) => expect.stringContaining(`[f] step ${i + 1}:`)),
+      "[f] done",
+    ]);
+    expect(run.stderr.length).toBeGreaterThan(0);
+    expect(run.stderr.every((l) => l.startsWith("[f] warning"))).toBe(true);
+    expect((await exec.waitForExit()).code).toBe(0);
+  });
+});
+
+describe("tailwire logs failures: one line on stderr, one exit code per cause", () => {
+  it("unknown execution: exit 3 (EXECUTION_NOT_FOUND)", async () => {
+    const run = await logs("no-such-exec", "c1");
+    expect(run.code).toBe(3);
+    expect(run.stderr).toEqual([expect.stringMatching(/^tailwire logs: EXECUTION_NOT_FOUND: /)]);
+  });
+
+  it("unknown node: exit 4 (NODE_UNREACHABLE), at once rather than after the accept timeout", async () => {
+    const run = await logs("done-1", "no-such-node", "--accept-timeout-ms", "20000");
+    expect(run.code).toBe(4);
+    expect(run.stderr).toEqual([expect.stringMatching(/^tailwire logs: NODE_UNREACHABLE: /)]);
+    expect(run.ms).toBeLessThan(5000);
+  });
+
+  it("NATS unreachable: exit 9", async () => {
+    const run = await cli(["logs", "done-1", "--node", "c1", "--nats", "nats://127.0.0.1:1"]);
+    expect(run.code).toBe(9);
+    expect(run.stderr).toEqual([expect.stringMatching(/^tailwire logs: cannot connect to NATS/)]);
+  });
+
+  it.each([
+    ["a bad --tail", ["--tail", "many"]],
+    ["a bad --since", ["--since", "yesterday"]],
+    ["a bad --stream", ["--stream", "stdlog"]],
+    ["an unknown option", ["--bogus"]],
+  ])("bad usage (%s): exit 2", async (_what, extra) => {
+    const run = await logs("done-1", "c1", ...extra);
+    expect(run.code).toBe(2);
+    expect(run.stderr[0]).toMatch(/^error: /);
+    expect(run.stdout).toEqual([]);
+  });
+
+  it("bad usage (missing --node, invalid execution id): exit 2", async () => {
+    expect((await cli(["logs", "done-1", "--nats", nats.url])).code).toBe(2);
+    const invalid = await logs("../etc/passwd", "c1");
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toEqual(['tailwire logs: invalid execution id "../etc/passwd"']);
+  });
+
+  it("compute node SIGKILLed during a follow: exit 5 (COMPUTE_NODE_LOST) within the heartbeat bound", async () => {
+    const c2 = await startCompute("c2");
+    await startForever("c2", "forever-2");
+    const follower = await start(
+      logsArgs(
+        "forever-2",
+        "c2",
+        "-f",
+        "--heartbeat-interval-ms",
+        "200",
+        "--heartbeat-timeout-ms",
+        "100",
+        "--compute-lost-after-missed",
+        "3",
+      ),
+    );
+    await follower.waitForLine("[forever-2] step");
+    const killedAt = Date.now();
+    await c2.kill("SIGKILL");
+    const status = await follower.waitForExit(10_000);
+    const detectMs = Date.now() - killedAt;
+    expect(status.code).toBe(5);
+    expect(follower.stderrLines.filter((l) => l.startsWith("tailwire logs:"))).toEqual([
+      expect.stringMatching(/^tailwire logs: COMPUTE_NODE_LOST: /),
+    ]);
+    // 3 silent intervals of 200 ms (+ a quarter interval of sweep, + process exit).
+    expect(detectMs).toBeGreaterThanOrEqual(400);
+    expect(detectMs).toBeLessThan(2500);
+  });
+
+  it("compute node stopped gracefully during a follow: exit 6 (GOING_AWAY), and the node exits 0", async () => {
+    const c3 = await startCompute("c3");
+    await startForever("c3", "forever-3");
+    const follower = await start(logsArgs("forever-3", "c3", "-f"));
+    await follower.waitForLine("[forever-3] step");
+    expect(await c3.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect((await follower.waitForExit()).code).toBe(6);
+    expect(follower.stderrLines).toContainEqual(
+      expect.stringMatching(/^tailwire logs: GOING_AWAY: /),
+    );
+    expect(logLines(c3)).toContainEqual(
+      expect.objectContaining({ msg: "log stream ended", cause: "going_away" }),
+    );
+  });
+
+  it("SIGINT during a follow: exit 130, and the compute node stops the stream at once", async () => {
+    await startForever("c1", "forever-1");
+    const follower = await start(
+      logsArgs("forever-1", "c1", "-f", "--requester-id", "sigint-test"),
+    );
+    await follower.waitForLine("[forever-1] step");
+    const before = (await computeStats(c1)).streamsEnded["cancelled"] ?? 0;
+    const interruptedAt = Date.now();
+    expect(await follower.kill("SIGINT")).toEqual({ code: 130, signal: null });
+    await vi.waitFor(
+      () => {
+        expect(logLines(c1)).toContainEqual(
+          expect.objectContaining({
+            msg: "log stream ended",
+            requesterNodeId: "sigint-test",
+            cause: "cancelled",
+          }),
+        );
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    const ended = logLines(c1).find(
+      (l) => l["requesterNodeId"] === "sigint-test" && l["msg"] === "log stream ended",
+    )!;
+    // The cancel, not a heartbeat timeout (default interval 5 s), released it.
+    expect((ended["time"] as number) - interruptedAt).toBeLessThan(2000);
+    const stats = await computeStats(c1);
+    expect(stats.streamsEnded["cancelled"]).toBe(before + 1);
+    expect(stats.openStreams).toBe(0);
+  });
+});
+
+describe("tailwire command line", () => {
+  it.each([[[]], [["server"]], [["compute"]], [["exec"]], [["logs"]]])(
+    "--help works: %j",
+    async (command) => {
+      const run = await cli([...command, "--help"]);
+      expect(run.code).toBe(0);
+      expect(run.stdout[0]).toMatch(/^Usage: tailwire/);
+    },
+  );
+
+  it("logs --help documents every exit code; --version prints the version", async () => {
+    const help = (await cli(["logs", "--help"])).stdout.join("\n");
+    for (const code of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143])
+      expect(help).toMatch(new RegExp(`^ +${code}  [A-Z_]+ `, "m"));
+    expect((await cli(["--version"])).stdout).toEqual(["0.1.0"]);
+  });
+
+  it("exec exits with the command's exit code, 127 when it cannot be started", async () => {
+    const failing = await cli([
+      "exec",
+      "--data-dir",
+      join(dir, "c1"),
+      "--execution-id",
+      "exit-7",
+      "--",
+      process.execPath,
+      "-e",
+      "process.exit(7)",
+    ]);
+    expect(failing.code).toBe(7);
+    const missing = await cli([
+      "exec",
+      "--data-dir",
+      join(dir, "c1"),
+      "--execution-id",
+      "missing-1",
+      "--",
+      "/no/such/command",
+    ]);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toEqual([
+      expect.stringMatching(/^tailwire exec: cannot run \/no\/such\/command/),
+    ]);
+  });
+
+  it("server runs an embedded nats-server and stops it on SIGTERM", async () => {
+    const server = await start(["server"], { readyLine: "nats-server ready at" });
+    const url = /nats:\/\/127\.0\.0\.1:\d+/.exec(server.stdoutLines[0] ?? "")?.[0];
+    expect(url).toBeDefined();
+    const compute = await start(
+      ["compute", "--node-id", "s1", "--data-dir", join(dir, "s1"), "--nats", url!],
+      {
+        readyLine: "compute node s1 ready",
+      },
+    );
+    expect(await compute.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect(await server.kill("SIGTERM")).toEqual({ code: 0, signal: null });
+    expect(server.stdoutLines).toContain("nats-server stopped");
+  });
+});
+
+describe("the showcase", () => {
+  it("runs to completion in under a minute and leaves no process behind", async () => {
+    const t0 = Date.now();
+    const showcase = await NodeProcess.start({ script: SHOWCASE, env: PLAIN_ENV });
+    started.push(showcase);
+    // Every process the showcase starts, children and grandchildren, as seen while it runs.
+    const seen = new Map<number, string>();
+    const watch = setInterval(() => {
+      for (const [pid, startTime] of descendants(showcase.pid)) seen.set(pid, startTime);
+    }, 50);
+    let status: Awaited<ReturnType<NodeProcess["waitForExit"]>>;
+    try {
+      status = await showcase.waitForExit(60_000);
+    } finally {
+      clearInterval(watch);
+    }
+    const output = showcase.stdoutLines.join("\n");
+    expect(status, output + showcase.stderrLines.join("\n")).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    expect(output).toContain("heartbeat every 250 ms, timeout 150 ms");
+    expect(output).toMatch(/End frame: job-a exited with code 0/);
+    expect(output).toMatch(/cause cancelled/);
+    expect(output).toMatch(/stopped sending/);
+    expect(output).toMatch(/COMPUTE_NODE_LOST/);
+    expect(output).toMatch(/cause requester_lost/);
+    expect(output).toMatch(/every process the showcase started has exited/);
+    // nats-server, 3 compute nodes, 3 exec + 3 jobs, 1 requester.
+    expect(seen.size).toBeGreaterThanOrEqual(11);
+    const alive = [...seen].filter(([pid, startTime]) => processStartTime(pid) === startTime);
+    expect(alive).toEqual([]);
+  }, 70_000);
+});
+
+/** Field 22 of /proc/PID/stat: the start time, to tell a pid from its reuse. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function descendants(root: number): Map<number, string> {
+  const children = new Map<number, number[]>();
+  const starts = new Map<number, string>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(name);
+      const ppid = Number(fields[1]);
+      starts.set(pid, fields[19]!);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found = new Map<number, string>();
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    found.set(pid, starts.get(pid)!);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}

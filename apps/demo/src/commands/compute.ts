@@ -1,0 +1,169 @@
+import { createInterface } from "node:readline";
+import { FileLogStore, LogStreamServer } from "@tailwire/compute";
+import { isNodeId } from "@tailwire/protocol";
+import { type Command, Option } from "commander";
+import { addNatsOptions, connectNats, type NatsCliOptions } from "../connection.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import type { CliLogger } from "../logging.js";
+import { nonNegativeInteger, positiveInteger } from "../parse.js";
+import { onTerminate } from "../signals.js";
+
+interface ComputeOptions extends NatsCliOptions {
+  nodeId: string;
+  dataDir: string;
+  heartbeatTimeoutMs: number;
+  heartbeatMaxMissed: number;
+  maxStreams?: number;
+  maxStreamsPerRequester?: number;
+  maxTailLines?: number;
+  maxRequestsPerSecond?: number;
+  statsIntervalMs: number;
+  pollIntervalMs: number;
+}
+
+export function registerCompute(program: Command, logger: () => CliLogger): void {
+  const command = program
+    .command("compute")
+    .description(
+      "run a compute node: serve the logs of every execution stored in DIR (written by `tailwire exec`) until SIGINT/SIGTERM, which end open streams with GOING_AWAY and exit 0",
+    )
+    .requiredOption("--node-id <id>", "this compute node's id: [A-Za-z0-9_-]{1,128}")
+    .requiredOption("--data-dir <dir>", "the log directory")
+    .addOption(
+      new Option(
+        "--heartbeat-timeout-ms <ms>",
+        "heartbeat timeout when the requester asks for none",
+      )
+        .argParser(positiveInteger)
+        .default(2000),
+    )
+    .addOption(
+      new Option(
+        "--heartbeat-max-missed <n>",
+        "failed heartbeats in a row after which a requester is given up",
+      )
+        .argParser(positiveInteger)
+        .default(2),
+    )
+    .option("--max-streams <n>", "open streams on this node (default 10000)", positiveInteger)
+    .option(
+      "--max-streams-per-requester <n>",
+      "open streams per requester (default 1000)",
+      positiveInteger,
+    )
+    .option(
+      "--max-tail-lines <n>",
+      "largest --tail a request may ask for (default 1000000)",
+      nonNegativeInteger,
+    )
+    .option(
+      "--max-requests-per-second <n>",
+      "requests per second per requester (default 200)",
+      positiveInteger,
+    )
+    .addOption(
+      new Option(
+        "--poll-interval-ms <ms>",
+        "how often a follow re-checks a log file without a change notification",
+      )
+        .argParser(positiveInteger)
+        .default(250),
+    )
+    .addOption(
+      new Option(
+        "--stats-interval-ms <ms>",
+        "print a stats line on stdout this often (0 = only on request)",
+      )
+        .argParser(nonNegativeInteger)
+        .default(0),
+    )
+    .addHelpText(
+      "after",
+      `
+Stats: write "stats" (or "stats <tag>") followed by a newline on stdin and the node prints
+  stats [<tag>] {"openStreams":...,"streamsEnded":{...},"framesSent":...,...}
+on stdout (one JSON object: LogStreamServer.stats()).`,
+    );
+  addNatsOptions(command, nonNegativeInteger);
+  command.action(async (options: ComputeOptions) => {
+    if (!isNodeId(options.nodeId)) {
+      throw new CliError(
+        EXIT.USAGE,
+        `invalid node id ${JSON.stringify(options.nodeId)}: use [A-Za-z0-9_-]{1,128}`,
+      );
+    }
+    const log = logger().child({ node: options.nodeId });
+    // Listen before anything is announced: a SIGTERM right after the ready line must find it.
+    let stopping = false;
+    let stop!: (code: number) => void;
+    const stopped = new Promise<number>((resolve) => {
+      stop = resolve;
+    });
+    onTerminate((signal) => {
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      stop(EXIT.OK);
+    });
+    const nc = await connectNats(options, `tailwire compute ${options.nodeId}`, {
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+    const store = new FileLogStore({
+      dir: options.dataDir,
+      pollIntervalMs: options.pollIntervalMs,
+    });
+    const limits = {
+      ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }),
+      ...(options.maxStreamsPerRequester === undefined
+        ? {}
+        : { maxStreamsPerRequester: options.maxStreamsPerRequester }),
+      ...(options.maxTailLines === undefined ? {} : { maxTailLines: options.maxTailLines }),
+      ...(options.maxRequestsPerSecond === undefined
+        ? {}
+        : { maxRequestsPerSecondPerRequester: options.maxRequestsPerSecond }),
+    };
+    const server = new LogStreamServer({
+      connection: nc,
+      nodeId: options.nodeId,
+      source: store,
+      logger: log,
+      limits,
+      heartbeat: { timeoutMs: options.heartbeatTimeoutMs, maxMissed: options.heartbeatMaxMissed },
+    });
+    await server.start();
+
+    const printStats = (tag?: string) => {
+      const line = JSON.stringify(server.stats());
+      process.stdout.write(tag === undefined ? `stats ${line}\n` : `stats ${tag} ${line}\n`);
+    };
+    const stdin = createInterface({ input: process.stdin, terminal: false });
+    stdin.on("line", (line) => {
+      const [word, tag] = line.trim().split(/\s+/);
+      if (word === "stats") printStats(tag);
+      else if (word !== undefined && word !== "")
+        process.stderr.write(`unknown command ${JSON.stringify(word)}\n`);
+    });
+    const statsTimer =
+      options.statsIntervalMs > 0
+        ? setInterval(() => printStats(), options.statsIntervalMs)
+        : undefined;
+
+    log.info({ dataDir: store.dir, nats: nc.getServer() }, "compute node ready");
+    process.stdout.write(`compute node ${options.nodeId} ready (serving ${store.dir})\n`);
+
+    void nc.closed().then((error) => {
+      if (stopping) return;
+      log.error({ err: error }, "NATS connection closed for good: stopping");
+      stop(EXIT.NATS_UNAVAILABLE);
+    });
+    const code = await stopped;
+    if (statsTimer) clearInterval(statsTimer);
+    stdin.close();
+    process.stdin.destroy();
+    await server.close(); // GOING_AWAY on every open stream
+    await store.close();
+    if (!nc.isClosed()) await nc.close();
+    process.stdout.write(`compute node ${options.nodeId} stopped\n`);
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,58 @@
+import { InvalidArgumentError } from "commander";
+
+/** A commander argParser for a non-negative integer (commander reports the error: exit 2). */
+export function nonNegativeInteger(value: string): number {
+  if (!/^\d+$/.test(value.trim()))
+    throw new InvalidArgumentError("expected a non-negative integer");
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError("too large");
+  return n;
+}
+
+/** A commander argParser for an integer >= 1. */
+export function positiveInteger(value: string): number {
+  const n = nonNegativeInteger(value);
+  if (n < 1) throw new InvalidArgumentError("expected an integer >= 1");
+  return n;
+}
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** "90s", "10m", "1h30m", "500ms", "2d" → milliseconds; undefined when it is not a duration. */
+export function parseDuration(value: string): number | undefined {
+  const text = value.trim();
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    total += Number(match[1]) * (UNIT_MS[match[2]!] ?? 0);
+  }
+  return Math.round(total);
+}
+
+/**
+ * `--since`: a duration back from now ("10m", "1h30m", "45s") or an RFC 3339 timestamp
+ * ("2024-05-01T12:00:00Z", "2024-05-01T14:00:00+02:00"). Returns ms since the epoch.
+ */
+export function parseSince(value: string, now: number = Date.now()): number {
+  const duration = parseDuration(value);
+  if (duration !== undefined) return Math.max(0, now - duration);
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
+  if (rfc3339.test(value.trim())) {
+    const time = Date.parse(value.trim().replace(" ", "T"));
+    if (!Number.isNaN(time) && time >= 0) return time;
+  }
+  throw new InvalidArgumentError(
+    'expected a duration back from now ("10m", "1h30m", "45s") or an RFC 3339 time ("2024-05-01T12:00:00Z")',
+  );
+}
+
+/** A commander argParser for `--since`. */
+export function sinceArgument(value: string): number {
+  return parseSince(value);
+}
