@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh machine ready: nats-server (Debian package), pnpm 10 (through npx: corepack is
 # not usable here), the workspace's dependencies from the lockfile, and a build.
-# Sourced by scripts/demo.sh and scripts/test.sh; defines `pnpm` for them.
+# Sourced by scripts/demo.sh and scripts/test.sh; puts `pnpm` on PATH for them (and for turbo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,12 +16,15 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] &&
   fi
 fi
 
-if command -v pnpm >/dev/null 2>&1 && pnpm --version 2>/dev/null | grep -q '^10\.'; then
-  pnpm() { command pnpm "$@"; }
-else
-  pnpm() { npx -y pnpm@10 "$@"; }
+# turbo looks pnpm up on PATH, so a shell function is not enough: put a shim on PATH that runs
+# pnpm 10 through npx when no pnpm 10 is installed.
+if ! (command -v pnpm >/dev/null 2>&1 && pnpm --version 2>/dev/null | grep -q '^10\.'); then
+  shim_dir="${TMPDIR:-/tmp}/tailwire-pnpm-shim"
+  mkdir -p "$shim_dir"
+  printf '#!/usr/bin/env bash\nexec npx -y pnpm@10 "$@"\n' >"$shim_dir/pnpm"
+  chmod +x "$shim_dir/pnpm"
+  export PATH="$shim_dir:$PATH"
 fi
-export -f pnpm
 
 if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ]; then
   pnpm install --frozen-lockfile --reporter=silent
