@@ -23,8 +23,15 @@ export function percentile(sorted, p) {
 
 export const round = (value, digits = 0) => Number(value.toFixed(digits));
 
-/** A log line of exactly `bytes` ASCII characters, different for each i. */
+const PADDING = "x".repeat(4096);
+
+/**
+ * A log line of exactly `bytes` ASCII characters, different for each i. Flat, like a line cut
+ * from a read buffer (a concatenation would be a rope, which every serialiser must flatten).
+ */
 export function makeLine(i, bytes) {
   const head = `line ${i} `;
-  return head + "x".repeat(Math.max(0, bytes - head.length));
+  return Buffer.from(head + PADDING.slice(0, Math.max(0, bytes - head.length)), "latin1").toString(
+    "latin1",
+  );
 }

@@ -7,6 +7,7 @@ import { findNatsServerBinary } from "@tailwire/testkit";
 
 const BENCHES = {
   stream: () => import("./stream.mjs"),
+  failover: () => import("./failover.mjs"),
 };
 
 const args = process.argv.slice(2);
@@ -20,7 +21,9 @@ for (const name of selected) {
   }
 }
 
-const natsServerVersion = execFileSync(findNatsServerBinary(), ["--version"], { encoding: "utf8" }).trim();
+const natsServerVersion = execFileSync(findNatsServerBinary(), ["--version"], {
+  encoding: "utf8",
+}).trim();
 const machine = {
   cores: cpus().length,
   cpu: cpus()[0]?.model ?? "unknown",
@@ -29,7 +32,9 @@ const machine = {
   date: new Date().toISOString(),
   mode: quick ? "quick" : "full",
 };
-console.log(`machine: ${machine.cores} cores, ${machine.cpu}, node ${machine.node}, ${machine.natsServer}, ${machine.mode} mode\n`);
+console.log(
+  `machine: ${machine.cores} cores, ${machine.cpu}, node ${machine.node}, ${machine.natsServer}, ${machine.mode} mode\n`,
+);
 
 const results = {};
 for (const name of selected) {

@@ -36,6 +36,7 @@ function setup(afterSeq = 0) {
       n,
       seq: entries.map((x) => x.seq),
       stream: entries.map((x) => (x.stream === "stderr" ? "e" : "o")).join(""),
+      timeBase: 0,
       time: entries.map(() => 5),
       line: entries.map((x) => x.line),
       ...(partial ? { partial } : {}),

@@ -146,7 +146,7 @@ export class FrameReader {
       out.push({
         seq: frame.seq[i] as number,
         stream: streamName(frame.stream, i),
-        time: frame.time[i] as number,
+        time: frame.timeBase + (frame.time[i] as number),
         line: frame.line[i] as string,
       });
     }
@@ -155,7 +155,7 @@ export class FrameReader {
       this.#partial = {
         seq: frame.seq[whole] as number,
         stream: streamName(frame.stream, whole),
-        time: frame.time[whole] as number,
+        time: frame.timeBase + (frame.time[whole] as number),
         parts: [line],
         chars: line.length,
       };

@@ -1,50 +1,65 @@
-import {
-  dataFrameOverhead,
-  ENCODED_LINE,
-  type EncodableEntry,
-  encodedLine,
-  type LogEntry,
-} from "@tailwire/protocol";
+import { dataFrameEnvelopeBytes, encodeDataFrame, type LogEntry } from "@tailwire/protocol";
 import { fitPrefix } from "./json-size.js";
 
-/** Entries of one data frame, with an upper bound of its size and whether its last line continues. */
+/** Entries of one data frame, the bytes counted for them, and whether its last line continues. */
 export interface PendingFrame {
-  entries: EncodableEntry[];
+  entries: LogEntry[];
   bytes: number;
   partial: boolean;
+  /** Whether `bytes` counted the lines' exact JSON (a re-packed frame) or their length. */
+  exact: boolean;
 }
 
-/** dataFrameOverhead's per-entry bound: seq and time of at most 16 digits, a stream char, 3 commas. */
-const ENTRY_OVERHEAD = dataFrameOverhead("x", 1, 1) - dataFrameOverhead("x", 1, 0);
-
-/** Decimal digits of a non-negative integer, without building its string. */
+/** Decimal digits of an integer (with its sign), without building its string. */
 function digits(value: number): number {
-  let d = 1;
-  for (let v = value; v >= 10; v = Math.floor(v / 10)) d++;
+  let d = value < 0 ? 2 : 1;
+  for (let v = Math.abs(value); v >= 10; v = Math.floor(v / 10)) d++;
   return d;
 }
 
-/** What an entry adds to a frame besides its line's JSON: exact digits, its stream char, 3 commas. */
-const entryOverhead = (entry: LogEntry): number => digits(entry.seq) + digits(entry.time) + 4;
+/**
+ * What an entry adds to a frame besides its line's characters: seq and time-offset digits, the
+ * stream character, the line's quotes and 3 commas.
+ */
+const entryOverhead = (entry: LogEntry, timeBase: number): number =>
+  digits(entry.seq) + digits(entry.time - timeBase) + 6;
+
 /** Do not start a long line's first part in a frame with less room than this: seal it instead. */
 const MIN_PART_BYTES = 256;
 
 /**
- * Packs entries into data frames of at most `maxFrameBytes` bytes, counting each line's exact
- * JSON byte length plus the protocol's per-entry and envelope bounds (the envelope at the widest
- * frame number), so no frame ever exceeds the limit. A line too long for the room left is split:
- * its first part ends the frame being filled (`partial: true`), the rest opens the next one(s).
+ * Packs entries into data frames of at most `maxFrameBytes` bytes.
+ *
+ * Sizing counts a line as its UTF-16 length (a lower bound of its JSON bytes, exact for ASCII
+ * text without escapes), because measuring each line's JSON costs as much as encoding the whole
+ * frame. The frame is then encoded once; if escapes or multi-byte characters made it larger than
+ * the limit, it is re-packed with exact sizes (rare, and still correct). A line too long for the
+ * room left is split: its first part ends the frame being filled (`partial: true`), the rest
+ * opens the next one(s).
  */
 export class FrameBatcher {
   /** Frames that are complete and ready to send, oldest first. */
   readonly ready: PendingFrame[] = [];
-  #pending: PendingFrame = { entries: [], bytes: 0, partial: false };
+  #pending: PendingFrame;
+  readonly #streamId: string;
+  readonly #maxFrameBytes: number;
   /** Bytes available for entries in one frame. */
   readonly #room: number;
+  /** Count lines' exact JSON bytes instead of their length (used to re-pack a frame). */
+  readonly #exact: boolean;
+  /**
+   * How much larger than counted the last frame came out (escapes, multi-byte characters): the
+   * room is shrunk by it, so a stream of, say, JSON log lines stops overflowing after one frame.
+   */
+  #expansion = 1;
 
-  constructor(streamId: string, maxFrameBytes: number) {
-    this.#room = maxFrameBytes - dataFrameOverhead(streamId, Number.MAX_SAFE_INTEGER, 0);
-    if (this.#room < ENTRY_OVERHEAD + 2 + MIN_PART_BYTES) {
+  constructor(streamId: string, maxFrameBytes: number, exact = false) {
+    this.#streamId = streamId;
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#exact = exact;
+    this.#pending = this.#emptyFrame();
+    this.#room = maxFrameBytes - dataFrameEnvelopeBytes(streamId);
+    if (this.#room < 40 + MIN_PART_BYTES) {
       throw new RangeError(`maxFrameBytes ${maxFrameBytes} is too small for a data frame`);
     }
   }
@@ -54,56 +69,91 @@ export class FrameBatcher {
   }
 
   add(entry: LogEntry): void {
-    const json = encodedLine(entry);
-    const bytes = entryOverhead(entry) + Buffer.byteLength(json);
-    if (this.#pending.bytes + bytes > this.#room) {
+    const bytes = this.#entryBytes(entry);
+    if (this.#pending.bytes + bytes > this.#room / this.#expansion) {
       if (bytes > this.#room) {
         this.#addSplit(entry);
         return;
       }
       this.seal();
+      // Offsets are relative to the frame's first entry: re-count against the new frame.
+      this.#push(entry, this.#entryBytes(entry));
+      return;
     }
-    // A store that caches the encoding (ENCODED_LINE) gives entries we can pass on as they are.
-    const cached = (entry as EncodableEntry)[ENCODED_LINE] !== undefined;
-    this.#push(cached ? entry : withEncodedLine(entry, entry.line, json), bytes);
+    this.#push(entry, bytes);
   }
 
   /** Moves the frame being filled, if any, to `ready`. */
   seal(): void {
     if (!this.hasPending) return;
     this.ready.push(this.#pending);
-    this.#pending = { entries: [], bytes: 0, partial: false };
+    this.#pending = this.#emptyFrame();
   }
 
-  #push(entry: EncodableEntry, bytes: number): void {
+  /**
+   * Encodes the first ready frame as frame number `n`, first re-packing it exactly when it came
+   * out larger than the limit. The caller removes it from `ready` once it was sent.
+   */
+  encodeFirst(n: number): Uint8Array {
+    const frame = this.ready[0]!;
+    const data = encodeDataFrame(this.#streamId, n, frame.entries, frame.partial);
+    if (!frame.exact) {
+      // Follow a rise at once, a fall halfway: one frame of plain text after JSON lines should
+      // not make the next JSON frame overflow.
+      const ratio = data.byteLength / (frame.bytes + this.#maxFrameBytes - this.#room);
+      this.#expansion =
+        ratio > this.#expansion ? ratio : Math.max(1, (this.#expansion + ratio) / 2);
+    }
+    if (data.byteLength <= this.#maxFrameBytes) return data;
+    const exact = new FrameBatcher(this.#streamId, this.#maxFrameBytes, true);
+    for (const entry of frame.entries) exact.add(entry);
+    exact.seal();
+    // The frame's last line continued in the next frame: so does the last re-packed frame's.
+    if (frame.partial) exact.ready[exact.ready.length - 1]!.partial = true;
+    this.ready.splice(0, 1, ...exact.ready);
+    return this.encodeFirst(n);
+  }
+
+  #emptyFrame(): PendingFrame {
+    return { entries: [], bytes: 0, partial: false, exact: this.#exact };
+  }
+
+  #entryBytes(entry: LogEntry): number {
+    const first = this.#pending.entries[0];
+    const overhead = entryOverhead(entry, first ? first.time : entry.time);
+    return (
+      overhead +
+      (this.#exact ? Buffer.byteLength(JSON.stringify(entry.line)) - 2 : entry.line.length)
+    );
+  }
+
+  #push(entry: LogEntry, bytes: number): void {
     this.#pending.entries.push(entry);
     this.#pending.bytes += bytes;
   }
 
   #addSplit(entry: LogEntry): void {
     const line = entry.line;
-    const overhead = entryOverhead(entry);
     let start = 0;
     for (;;) {
-      // Content budget in the frame being filled: room minus the entry's overhead and quotes.
-      const budget = this.#room - this.#pending.bytes - overhead - 2;
+      const first = this.#pending.entries[0];
+      const overhead = entryOverhead(entry, first ? first.time : entry.time);
+      // Content budget in the frame being filled: room minus the entry's overhead.
+      const budget = this.#room - this.#pending.bytes - overhead;
       if (budget < MIN_PART_BYTES) {
         this.seal();
         continue;
       }
       const end = fitPrefix(line, start, budget);
       const piece = line.slice(start, end);
-      const json = JSON.stringify(piece);
-      this.#push(withEncodedLine(entry, piece, json), overhead + Buffer.byteLength(json));
+      this.#push(
+        { seq: entry.seq, stream: entry.stream, time: entry.time, line: piece },
+        overhead + Buffer.byteLength(JSON.stringify(piece)) - 2,
+      );
       if (end >= line.length) return;
       this.#pending.partial = true;
       this.seal();
       start = end;
     }
   }
-}
-
-/** The entry with its line's JSON attached, so encodeDataFrame does not escape the line again. */
-function withEncodedLine(entry: LogEntry, line: string, json: string): EncodableEntry {
-  return { seq: entry.seq, stream: entry.stream, time: entry.time, line, [ENCODED_LINE]: json };
 }

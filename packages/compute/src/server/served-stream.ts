@@ -1,4 +1,4 @@
-import { encodeDataFrame, type LogEntry, type LogRequest } from "@tailwire/protocol";
+import type { LogEntry, LogRequest } from "@tailwire/protocol";
 import type { LogReader } from "../log-source.js";
 import { CreditGate } from "./credit-gate.js";
 import { FrameBatcher } from "./frame-batcher.js";
@@ -138,8 +138,7 @@ export class ServedStream {
   async #sendReady(host: StreamHost, batcher: FrameBatcher): Promise<boolean> {
     const signal = this.signal;
     while (batcher.ready.length > 0) {
-      const frame = batcher.ready[0]!;
-      const data = encodeDataFrame(this.streamId, this.lastN + 1, frame.entries, frame.partial);
+      const data = batcher.encodeFirst(this.lastN + 1);
       if (
         !this.credit.tryTake(data.byteLength) &&
         !(await this.credit.take(data.byteLength, signal))

@@ -1,6 +1,5 @@
 import {
   BadRequestError,
-  ENCODED_LINE,
   ExecutionNotFoundError,
   isExecutionId,
   type LogEntry,
@@ -18,31 +17,6 @@ export interface MemoryLogStoreOptions {
 
 const DEFAULT_MAX_ENTRIES = 100_000;
 const DEFAULT_MAX_BATCH = 4096;
-
-/**
- * A stored entry. Its line's JSON is computed on the first read that needs it and kept, so a
- * history read by many streams is escaped once (JSON-escaping is most of a frame's CPU cost).
- * It is a getter on the prototype, invisible to spreads and deep equality.
- */
-class StoredEntry implements LogEntry {
-  seq: number;
-  stream: LogStreamName;
-  time: number;
-  line: string;
-  #json: string | undefined;
-
-  constructor(seq: number, stream: LogStreamName, time: number, line: string) {
-    this.seq = seq;
-    this.stream = stream;
-    this.time = time;
-    this.line = line;
-  }
-
-  get [ENCODED_LINE](): string {
-    if (this.#json === undefined) this.#json = JSON.stringify(this.line);
-    return this.#json;
-  }
-}
 
 /** One execution's log: a window of consecutive sequence numbers, oldest first. */
 class ExecutionLog {
@@ -107,7 +81,7 @@ export class MemoryLogStore implements LogStore {
     const log = this.#getOrCreate(executionId);
     if (log.completed)
       throw new Error(`execution ${executionId} is complete; it takes no more lines`);
-    const entry = new StoredEntry(log.lastSeq + 1, stream, time ?? Date.now(), line);
+    const entry: LogEntry = { seq: log.lastSeq + 1, stream, time: time ?? Date.now(), line };
     log.push(entry, this.#maxEntries);
     log.changed.notify();
     return entry;

@@ -3,13 +3,12 @@ import { describe, expect, it } from "vitest";
 import { TailwireError } from "../errors.js";
 import {
   dataFrameEntries,
-  dataFrameOverhead,
+  dataFrameEnvelopeBytes,
   decodeControl,
   decodeFrame,
   decodeHeartbeat,
   decodeHeartbeatResponse,
   decodeRequest,
-  ENCODED_LINE,
   encode,
   encodeDataFrame,
   tryDecode,
@@ -159,7 +158,7 @@ describe("encoding", () => {
     expect(codeOf(() => encode(invalid))).toBe("BAD_REQUEST");
   });
 
-  it("builds data frames that decode back to the same entries, within the overhead bound", () => {
+  it("builds data frames that decode back to the same entries, within the envelope bound", () => {
     const streamId = request.streamId as string;
     const entries: LogEntry[] = [
       {
@@ -168,33 +167,28 @@ describe("encoding", () => {
         time: 1_732_790_000_123,
         line: 'quote " and \\ and \n and ünïcödé \u0000',
       },
-      { seq: 9, stream: "stderr", time: Number.MAX_SAFE_INTEGER, line: "" },
+      { seq: 9, stream: "stderr", time: 1_732_790_000_100, line: "" },
+      { seq: 10, stream: "stdout", time: 1_732_790_005_000, line: "later" },
     ];
     const frame = encodeDataFrame(streamId, 7, entries, true);
-    const decoded = decodeFrame(frame);
+    const decoded = decodeFrame(frame) as DataFrame;
     expect(decoded).toMatchObject({ type: "ExecutionLogs.Data/v1", streamId, n: 7, partial: true });
-    expect(dataFrameEntries(decoded as DataFrame)).toEqual(entries);
-    const lineBytes = entries.reduce(
-      (sum, e) => sum + Buffer.byteLength(JSON.stringify(e.line)),
+    expect(decoded.time).toEqual([0, -23, 4877]);
+    expect(dataFrameEntries(decoded)).toEqual(entries);
+    const columns = entries.reduce(
+      (sum, e) =>
+        sum +
+        Buffer.byteLength(JSON.stringify(e.line)) +
+        String(e.seq).length +
+        String(e.time - entries[0]!.time).length +
+        4,
       0,
     );
-    expect(frame.byteLength).toBeLessThanOrEqual(
-      dataFrameOverhead(streamId, 7, entries.length) + lineBytes,
-    );
-    expect(frame.byteLength).toBeGreaterThan(lineBytes);
+    expect(frame.byteLength).toBeLessThanOrEqual(dataFrameEnvelopeBytes(streamId) + columns);
   });
 
-  it("copies a cached encoded line instead of escaping again", () => {
-    const entry = {
-      seq: 1,
-      stream: "stdout" as const,
-      time: 0,
-      line: "ignored",
-      [ENCODED_LINE]: '"cached"',
-    };
-    const decoded = decodeFrame(
-      encodeDataFrame(request.streamId as string, 1, [entry]),
-    ) as DataFrame;
-    expect(decoded.line).toEqual(["cached"]);
+  it("rejects a time offset that puts an entry before the epoch", () => {
+    const data = { ...fixture("data"), timeBase: 5, time: [0, -6, 1] };
+    expect(codeOf(() => decodeFrame(bytes(data)))).toBe("BAD_REQUEST");
   });
 });

@@ -123,7 +123,8 @@ export const AcceptedFrame = Type.Object(
 export type AcceptedFrame = Static<typeof AcceptedFrame>;
 
 /**
- * A batch of entries, column by column: entry i is (seq[i], stream[i], time[i], line[i]). Columns
+ * A batch of entries, column by column: entry i is (seq[i], stream[i], timeBase + time[i],
+ * line[i]). Columns
  * parse about three times faster than an array of objects, which is what lets a stream run at
  * over a million lines a second. All four columns have the same length (checked by the decoder),
  * and seq increases strictly within a frame.
@@ -136,7 +137,15 @@ export const DataFrame = Type.Object(
     seq: Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }), { minItems: 1 }),
     /** One character per entry: "o" = stdout, "e" = stderr. */
     stream: Type.String({ pattern: "^[oe]+$" }),
-    time: Type.Array(Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }), { minItems: 1 }),
+    /** Capture times are timeBase + time[i], in ms since the Unix epoch. */
+    timeBase: Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }),
+    /**
+     * Offsets from timeBase (small numbers: shorter frames and cheaper to write than 13-digit
+     * epoch times; negative when a clock stepped back).
+     */
+    time: Type.Array(Type.Integer({ minimum: -LIMITS.maxSafe, maximum: LIMITS.maxSafe }), {
+      minItems: 1,
+    }),
     line: Type.Array(Type.String(), { minItems: 1 }),
     /**
      * The last line was too long for one frame and continues in the next frame, whose first

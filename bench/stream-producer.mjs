@@ -1,0 +1,48 @@
+// The producing side of the stream benchmark, in its own process (as a compute node would be):
+//   node stream-producer.mjs <natsUrl> raw|tailwire <lines> <linesPerMessage>
+// Prints "ready" once its data is prepared (untimed); the consumer's request starts the clock.
+import { connect } from "@nats-io/transport-node";
+import { LogStreamServer, MemoryLogStore } from "@tailwire/compute";
+import { makeLine } from "./lib.mjs";
+
+const [url, mode, countArg, perMessageArg] = process.argv.slice(2);
+const count = Number(countArg);
+const linesPerMessage = Number(perMessageArg);
+const LINE_BYTES = 200;
+const nc = await connect({ servers: url, name: `producer-${mode}` });
+
+if (mode === "raw") {
+  // Built before timing, so the raw path pays no encoding at all: a ceiling, not a rival.
+  const messages = [];
+  for (let first = 1; first <= count; first += linesPerMessage) {
+    const batch = [];
+    const last = Math.min(first + linesPerMessage - 1, count);
+    for (let i = first; i <= last; i++) batch.push(makeLine(i, LINE_BYTES));
+    messages.push(new TextEncoder().encode(batch.join("\n")));
+  }
+  nc.subscribe("bench.go", {
+    callback: async (_err, msg) => {
+      const subject = msg.string();
+      // Flush every few messages: without it, core NATS would drop lines past the pending
+      // limits, and a baseline that loses lines is no baseline.
+      for (let i = 0; i < messages.length; i++) {
+        nc.publish(subject, messages[i]);
+        if (i % 64 === 63) await nc.flush();
+      }
+      await nc.flush();
+      msg.respond();
+    },
+  });
+} else {
+  const store = new MemoryLogStore({ maxEntriesPerExecution: count });
+  for (let i = 1; i <= count; i++)
+    await store.append("bench", "stdout", makeLine(i, LINE_BYTES), 1_732_790_000_000 + i);
+  await store.complete("bench", 0);
+  const server = new LogStreamServer({ connection: nc, nodeId: "bench-compute", source: store });
+  await server.start();
+}
+await nc.flush();
+console.log("ready");
+process.stdin.on("data", () => {});
+process.stdin.on("end", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(0));
