@@ -57,6 +57,8 @@ export class LogStreamServer {
   readonly #links = new Map<string, RequesterLink>();
   readonly #pumps = new Set<Promise<void>>();
   #subscriptions: Subscription[] = [];
+  /** The connection's status iterator (nats.js QueuedIterator: has stop()). */
+  #status: StatusIterable | undefined;
   #state: "new" | "running" | "closing" | "closed" = "new";
   readonly #streamHost: StreamHost;
   readonly #linkHost: LinkHost;
@@ -93,6 +95,7 @@ export class LogStreamServer {
         callback: (error, msg) => (error ? onError("control")(error) : this.#onControl(msg)),
       }),
     ];
+    this.#watchReconnects();
     await this.#connection.flush();
     this.#log.info({ nodeId: this.nodeId }, "log stream server started");
   }
@@ -106,6 +109,7 @@ export class LogStreamServer {
     this.#state = "closing";
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions = [];
+    this.#status?.stop?.();
     for (const stream of [...this.#streams.values()]) {
       this.#end(stream, "going_away", (n) =>
         this.#errorFrame(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
@@ -174,6 +178,17 @@ export class LogStreamServer {
       this.#reject("BAD_REQUEST", "request has no reply subject", undefined, ctx);
       return;
     }
+    // Publish only where the protocol says this requester listens: a request that names another
+    // subject (someone else's inbox, another node's subjects) gets no reply at all.
+    if (reply !== subjects.streamInbox(request.sourcePeerId, request.streamId)) {
+      this.#reject(
+        "BAD_REQUEST",
+        `reply subject ${reply} is not the requester's stream inbox`,
+        undefined,
+        ctx,
+      );
+      return;
+    }
     const to = { reply, streamId: request.streamId };
     const refusal = this.#admissionRefusal(request);
     if (refusal) {
@@ -197,6 +212,12 @@ export class LogStreamServer {
   #admissionRefusal(request: LogRequest): [ErrorCode, string] | undefined {
     const o = this.#options;
     if (this.#state !== "running") return ["GOING_AWAY", "compute node is shutting down"];
+    if (request.heartbeatSubject !== subjects.heartbeat(request.sourcePeerId)) {
+      return [
+        "BAD_REQUEST",
+        `heartbeat subject ${request.heartbeatSubject} is not the requester's`,
+      ];
+    }
     if (request.targetPeerId !== this.nodeId) {
       return [
         "BAD_REQUEST",
@@ -432,6 +453,49 @@ export class LogStreamServer {
     };
   }
 
+  // ---- reconnects -----------------------------------------------------------------------
+
+  /**
+   * After our connection was re-established, frames we sent and credit grants sent to us may
+   * have been lost on the way (a lost grant would leave a stream waiting for credit forever,
+   * with heartbeats still listing it). End every accepted stream with a retryable SEQUENCE_GAP
+   * error frame: a requester resumes from its last seq; none of our state is trusted further.
+   */
+  #watchReconnects(): void {
+    const nc = this.#connection as Partial<Pick<NatsConnection, "status">>;
+    if (typeof nc.status !== "function") return;
+    const status = nc.status.call(this.#connection) as StatusIterable;
+    this.#status = status;
+    void (async () => {
+      try {
+        for await (const event of status) {
+          if (this.#state !== "running") break;
+          if (event.type === "reconnect") this.#onReconnect();
+        }
+      } catch (error) {
+        this.#log.warn({ err: error }, "connection status watch failed");
+      }
+    })();
+  }
+
+  #onReconnect(): void {
+    const accepted = [...this.#streams.values()].filter((s) => s.accepted);
+    this.#log.warn(
+      { streams: accepted.length },
+      "NATS connection re-established: ending accepted streams for their requesters to resume",
+    );
+    for (const stream of accepted) {
+      this.#end(stream, "error", (n) =>
+        this.#errorFrame(
+          stream.streamId,
+          "SEQUENCE_GAP",
+          "the compute node's NATS connection was re-established: frames or credit may have been lost",
+          n,
+        ),
+      );
+    }
+  }
+
   // ---- ending streams -------------------------------------------------------------------
 
   #finish(stream: ServedStream): void {
@@ -527,6 +591,11 @@ export class LogStreamServer {
     this.#counters.framesSent++;
     this.#counters.bytesSent += data.byteLength;
   }
+}
+
+/** The part of a nats.js status iterator the server uses. */
+interface StatusIterable extends AsyncIterable<{ type: string }> {
+  stop?: () => void;
 }
 
 function streamKey(requesterNodeId: string, streamId: string): string {

@@ -167,34 +167,51 @@ describe("LogStreamServer and LogStreamClient under least-privilege users", () =
     const victimControls = inbox(victim.nc, subjects.control("compute-b"));
     await victim.nc.flush();
     const intruder = await nats.requester("req-2");
-    // LogStreamServer sends to whatever reply and heartbeatSubject a request names; only the
-    // compute user's publish allow-list (`_TW.*.s.*`, `_TW.*.hb`) stops the reflection.
-    intruder.nc.publish(
-      subjects.request("compute-a"),
+    const request = (streamId: string, heartbeatSubject: string) =>
       encode({
         type: MessageType.Request,
         sourcePeerId: "req-2",
         targetPeerId: "compute-a",
         executionId: "exec-5",
-        streamId: newStreamId(),
+        streamId,
         follow: true,
-        heartbeatSubject: subjects.request("compute-b"),
+        heartbeatSubject,
         heartbeatIntervalMs: 100,
         window: 64 * 1024,
-      }),
-      { reply: subjects.control("compute-b") },
+      });
+    // LogStreamServer publishes only to the requester's own inbox and heartbeat subject, so a
+    // request that points elsewhere is dropped before anything is sent (the compute user's
+    // publish allow-list, proven in permissions.slow.test.ts, is the second wall).
+    intruder.nc.publish(
+      subjects.request("compute-a"),
+      request(newStreamId(), subjects.heartbeat("req-2")),
+      {
+        reply: subjects.control("compute-b"),
+      },
     );
-    await compute.conn.violation("publish", subjects.control("compute-b"));
-    await compute.conn.violation("publish", subjects.request("compute-b"));
+    await vi.waitFor(
+      () => expect(compute.server.stats().requestsRejected.BAD_REQUEST).toBe(1),
+      WAIT,
+    );
+    // A forged heartbeat subject with a genuine inbox is answered there, with BAD_REQUEST.
+    const streamId = newStreamId();
+    const own = inbox(intruder.nc, subjects.streamInbox("req-2", streamId));
+    await intruder.nc.flush();
+    intruder.nc.publish(
+      subjects.request("compute-a"),
+      request(streamId, subjects.request("compute-b")),
+      {
+        reply: subjects.streamInbox("req-2", streamId),
+      },
+    );
+    const [answer] = await own.next(1);
+    expect(answer?.data).toContain('"code":"BAD_REQUEST"');
+    expect(compute.server.stats().requestsRejected.BAD_REQUEST).toBe(2);
+    expect(compute.server.stats().openStreams).toBe(0);
     intruder.nc.publish(subjects.request("compute-b"), "marker");
     intruder.nc.publish(subjects.control("compute-b"), "marker");
     expect((await victimRequests.next(1)).map((m) => m.data)).toEqual(["marker"]);
     expect((await victimControls.next(1)).map((m) => m.data)).toEqual(["marker"]);
-    // The denied heartbeats count as failures: the stream is given up, nothing leaks.
-    await vi.waitFor(() => {
-      expect(compute.server.stats().streamsEnded.requester_lost).toBe(1);
-      expect(compute.server.stats().openStreams).toBe(0);
-    }, WAIT);
   });
 
   it("a compute node whose connection dies abruptly is detected as lost", async () => {
