@@ -8,6 +8,9 @@ import { findNatsServerBinary } from "@tailwire/testkit";
 const BENCHES = {
   stream: () => import("./stream.mjs"),
   failover: () => import("./failover.mjs"),
+  "fan-in": () => import("./fan-in.mjs"),
+  "heartbeat-scale": () => import("./heartbeat-scale.mjs"),
+  startup: () => import("./startup.mjs"),
 };
 
 const args = process.argv.slice(2);
