@@ -95,8 +95,9 @@ describe("LogStreamServer heartbeats", () => {
     const ended = await logger.next(endedRecord(stream.streamId), 3000);
     expect(ended.obj["cause"]).toBe("requester_lost");
     const elapsed = ended.at - acceptedAt;
-    // No responders fail at once: lost at the second beat, 2 x interval after the accept.
-    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL * 2 - 20);
+    // No responders fail at once: lost at the second beat. Beats are jittered (the first after
+    // 0.5-1 interval, the next 0.9-1 interval later), so that is 1.4 to 2 intervals after the accept.
+    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL * 1.4 - 20);
     // The protocol's bound is interval x maxMissed + timeout (capped at 90 ms below a 100 ms interval).
     expect(elapsed).toBeLessThanOrEqual(INTERVAL * 2 + 90);
     const stats = server.stats();
@@ -118,14 +119,14 @@ describe("LogStreamServer heartbeats", () => {
     const ended = await logger.next(endedRecord(stream.streamId), 3000);
     expect(ended.obj["cause"]).toBe("requester_lost");
     const elapsed = ended.at - acceptedAt;
-    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL * 2 + 50 - 20);
+    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL * 1.4 + 50 - 20);
     expect(elapsed).toBeLessThanOrEqual(INTERVAL * 2 + 50 + 60);
     expect(frozen.heartbeats).toHaveLength(2);
   });
 
-  it("tolerates maxMissed - 1 failures: a requester that answers again keeps its streams", async () => {
+  it("tolerates fewer than maxMissed failures: a requester that answers again keeps its streams", async () => {
     const { store, server, requester } = await startFixture(nats, cleanups, {
-      heartbeat: { maxMissed: 3 },
+      heartbeat: { maxMissed: 4 },
     });
     await store.create("exec-hb");
     await openFollows(requester, 1);
@@ -137,11 +138,14 @@ describe("LogStreamServer heartbeats", () => {
       timeout: 3000,
       interval: 5,
     });
+    // A beat already sent while silent may still fail: at most 3 in a row, below maxMissed.
     requester.silent = false;
     await vi.waitFor(() => expect(server.stats().requesters[0]?.consecutiveFailures).toBe(0), {
       timeout: 3000,
     });
-    expect(server.stats()).toMatchObject({ openStreams: 1, heartbeatsFailed: 2 });
+    expect(server.stats().openStreams).toBe(1);
+    expect(server.stats().heartbeatsFailed).toBeGreaterThanOrEqual(2);
+    expect(server.stats().heartbeatsFailed).toBeLessThanOrEqual(3);
     expect(server.stats().streamsEnded.requester_lost).toBe(0);
   });
 

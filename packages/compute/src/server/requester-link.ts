@@ -40,6 +40,7 @@ export class RequesterLink {
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
   #closed = false;
+  #beats = 0;
   readonly #host: LinkHost;
   readonly #settings: LinkSettings;
 
@@ -95,7 +96,11 @@ export class RequesterLink {
 
   #schedule(): void {
     if (this.#closed || this.#timer !== undefined || this.streams.size === 0) return;
-    this.#timer = setTimeout(() => this.#tick(), this.intervalMs);
+    // Jitter, never longer than the interval (the requester counts silence in intervals): a
+    // requester that opens streams on thousands of nodes at once would otherwise get all their
+    // heartbeats in the same instant, every interval, for as long as the streams last.
+    const spread = this.#beats++ === 0 ? 0.5 : 0.1;
+    this.#timer = setTimeout(() => this.#tick(), this.intervalMs * (1 - spread * Math.random()));
   }
 
   #tick(): void {

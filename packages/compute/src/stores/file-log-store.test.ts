@@ -576,11 +576,17 @@ describe("FileLogStore: follow", () => {
     const started = performance.now();
     for (const ac of controllers) ac.abort();
     await Promise.all(collectors.map((c) => c.done));
-    expect(performance.now() - started).toBeLessThan(1000); // the poll interval is 60 s
-    await vi.waitFor(() => {
-      expect(fdCount()).toBe(fdsBefore);
-      expect(resources()).toBe(resourcesBefore);
-    });
+    // The poll interval is 60 s: ending within a few seconds (a loaded 2-core machine) proves
+    // the abort woke them.
+    expect(performance.now() - started).toBeLessThan(5000);
+    // Fewer is fine: an unrelated timer of the worker may have fired meanwhile.
+    await vi.waitFor(
+      () => {
+        expect(fdCount()).toBe(fdsBefore);
+        expect(resources()).toBeLessThanOrEqual(resourcesBefore);
+      },
+      { timeout: 5000 },
+    );
   });
 
   it("an abort before iterating, or close(), also releases the reader", async () => {
