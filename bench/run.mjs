@@ -11,6 +11,7 @@ const BENCHES = {
   "fan-in": () => import("./fan-in.mjs"),
   "heartbeat-scale": () => import("./heartbeat-scale.mjs"),
   startup: () => import("./startup.mjs"),
+  "slow-consumer": () => import("./slow-consumer.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -7,11 +7,13 @@ import {
   decodeHeartbeat,
   encode,
   InternalError,
+  LIMITS,
   type LogRequest,
   MessageType,
   NodeUnreachableError,
   newStreamId,
   ProtocolError,
+  SequenceGapError,
   streamIdOfInbox,
   subjects,
   TailwireError,
@@ -31,10 +33,22 @@ import {
   resolveOptions,
   type StreamLogsOptions,
 } from "./options.js";
+import { ResumeBudget, ResumeExhaustedError } from "./resume-policy.js";
 import { END_CAUSES, type EndCause, type LogStreamClientStats } from "./stats.js";
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
+
+/** What a failure means beyond its error. */
+interface BreakFlags {
+  /** The compute node went silent (sweep): it may be dead. */
+  silent?: boolean;
+}
+
+/** The subset of a nats.js status iterator the client uses. */
+interface StatusIterable extends AsyncIterable<{ type: string }> {
+  stop?: () => void;
+}
 
 interface EndOptions {
   /** Drop entries the consumer has not taken yet (it asked to stop). */
@@ -51,7 +65,10 @@ interface EndOptions {
 export class LogStreamClient {
   readonly #nc: NatsConnection;
   readonly #options: ResolvedOptions;
+  /** Live attempts by their stream id: what frames and heartbeats are routed by. */
   readonly #streams = new Map<string, ClientStream>();
+  /** Every stream not ended, including those waiting to resume (no live attempt). */
+  readonly #open = new Set<ClientStream>();
   readonly #nodes = new NodeRegistry<ClientStream>();
   readonly #control: ControlPublisher;
   readonly #owner: StreamOwner;
@@ -59,6 +76,9 @@ export class LogStreamClient {
   readonly #heartbeatSub: Subscription;
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Our own connection is down: silence from compute nodes is then not their fault. */
+  #disconnected = false;
+  #status: StatusIterable | undefined;
   readonly #counters = {
     heartbeatsAnswered: 0,
     heartbeatsRejected: 0,
@@ -66,6 +86,8 @@ export class LogStreamClient {
     framesRejected: 0,
     framesIgnored: 0,
     creditsSent: 0,
+    resumeAttempts: 0,
+    resumesExhausted: 0,
   };
   readonly #ended = Object.fromEntries(END_CAUSES.map((cause) => [cause, 0])) as Record<
     EndCause,
@@ -94,6 +116,7 @@ export class LogStreamClient {
         this.#onSubscriptionClosed(reason instanceof Error ? reason : undefined),
       );
     }
+    this.#watchStatus();
   }
 
   get nodeId(): string {
@@ -108,18 +131,26 @@ export class LogStreamClient {
   streamLogs(options: StreamLogsOptions): LogStream {
     if (this.#closed) throw new CancelledError("the LogStreamClient is closed");
     const read = readOptionsOf(options);
-    const attempt = new Attempt(newStreamId(), read.nodeId, this.#options.windowBytes);
+    const window = this.#options.windowBytes;
+    const attempt = new Attempt(newStreamId(), read.nodeId, window, window);
     // Encode before registering anything: invalid options must leave no state behind.
-    const payload = encode(this.#requestFor(read, attempt.streamId));
-    const stream = new ClientStream(read, attempt, this.#owner);
+    const payload = encode(this.#requestFor(read, attempt.streamId, undefined, window));
+    const stream = new ClientStream(
+      read,
+      attempt,
+      this.#owner,
+      new ResumeBudget(this.#options.resume),
+    );
     const signal = options.signal;
     if (signal?.aborted) {
       // Nothing was sent, so there is nothing to cancel on the wire.
       const error = abortError(signal);
+      attempt.detached = true;
       stream.finish("cancelled", error, true);
       this.#countEnd(stream, "cancelled", error);
       return stream;
     }
+    this.#open.add(stream);
     if (signal) {
       const onAbort = () =>
         this.#end(stream, "cancelled", abortError(signal), { discard: true, notifyCompute: true });
@@ -147,6 +178,7 @@ export class LogStreamClient {
     );
     this.#control.flush();
     this.#stopSweep();
+    this.#status?.stop?.();
     for (const sub of [this.#frameSub, this.#heartbeatSub]) {
       try {
         sub.unsubscribe();
@@ -171,7 +203,7 @@ export class LogStreamClient {
       });
     }
     return {
-      openStreams: this.#streams.size,
+      openStreams: this.#open.size,
       computeNodes,
       ...this.#counters,
       streamsEnded: { ...this.#ended },
@@ -180,7 +212,13 @@ export class LogStreamClient {
 
   // --- requests ---
 
-  #requestFor(read: ReadOptions, streamId: string): LogRequest {
+  /** The request for one attempt: a resume asks for seq > resumeFrom, everything else as before. */
+  #requestFor(
+    read: ReadOptions,
+    streamId: string,
+    resumeFrom: number | undefined,
+    window: number,
+  ): LogRequest {
     const o = this.#options;
     const request: LogRequest = {
       type: MessageType.Request,
@@ -192,10 +230,13 @@ export class LogStreamClient {
       heartbeatSubject: subjects.heartbeat(o.nodeId),
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       heartbeatTimeoutMs: o.heartbeatTimeoutMs,
-      window: o.windowBytes,
+      window,
     };
-    if (read.tail !== undefined) request.tail = read.tail;
-    if (read.fromSeq !== undefined) request.fromSeq = read.fromSeq;
+    if (resumeFrom !== undefined) request.fromSeq = resumeFrom;
+    else {
+      if (read.tail !== undefined) request.tail = read.tail;
+      if (read.fromSeq !== undefined) request.fromSeq = read.fromSeq;
+    }
     if (read.since !== undefined) request.since = read.since;
     if (read.streams !== undefined) request.streams = read.streams;
     return request;
@@ -272,7 +313,7 @@ export class LogStreamClient {
     if (decoded.value.type === MessageType.Data) {
       // Enforced, not just trusted: the window is what bounds this stream's memory.
       attempt.receivedBytes += bytes;
-      if (attempt.receivedBytes > this.#options.windowBytes + attempt.grantedBytes) {
+      if (attempt.receivedBytes > attempt.window + attempt.grantedBytes) {
         this.#reject(
           stream,
           new ProtocolError("the compute node sent more data than its credit allows"),
@@ -290,18 +331,42 @@ export class LogStreamClient {
     const now = monotonicNow();
     this.#nodes.heard(stream.nodeId, now);
     switch (outcome.kind) {
-      case "accepted":
+      case "accepted": {
         attempt.clearAcceptTimer();
         attempt.acceptedAt = now;
         this.#nodes.accepted(stream.nodeId, now);
+        const from = attempt.resumeFrom;
+        const after = outcome.frame.afterSeq;
+        if (from !== undefined && after !== from) {
+          if (after > from) {
+            // The store no longer holds what we missed: resuming would hand the consumer a gap.
+            this.#end(
+              stream,
+              "error",
+              new SequenceGapError(
+                `resumed after seq ${from}, but compute node ${stream.nodeId} serves only entries after ${after}: ${after - from} entries are no longer in its log store`,
+                { retryable: false },
+              ),
+              { discard: false, notifyCompute: true },
+            );
+          } else {
+            this.#reject(
+              stream,
+              new ProtocolError(`asked for entries after seq ${from}, accepted after ${after}`),
+            );
+          }
+          return;
+        }
         stream.markAccepted(outcome.frame, now);
         break;
+      }
       case "data":
         if (outcome.entries.length === 0) {
           // Only pieces of a partial line: the reader holds them, so grant the bytes back now,
           // or a line longer than the window would stall the stream forever.
           this.#released(stream, bytes);
         } else {
+          stream.budget.progress();
           stream.push(outcome.entries, bytes);
         }
         break;
@@ -322,7 +387,9 @@ export class LogStreamClient {
 
   /** Credit back what the consumer took; nothing once the stream is over. */
   #released(stream: ClientStream, bytes: number): void {
-    if (stream.ended) return;
+    // While a resume is pending there is no attempt to credit: the next request's window
+    // accounts for what is still buffered instead.
+    if (stream.ended || stream.attempt.detached) return;
     const grant = stream.attempt.credit.consumed(bytes);
     if (grant > 0) {
       stream.attempt.grantedBytes += grant;
@@ -343,6 +410,14 @@ export class LogStreamClient {
     const heartbeat = decoded.value;
     const now = monotonicNow();
     this.#nodes.heard(heartbeat.computeNodeId, now);
+    for (const id of heartbeat.streamIds) {
+      // Listed by its compute node after acceptance: the stream is healthy end to end, so a
+      // later failure starts a fresh resume budget.
+      const stream = this.#streams.get(id);
+      if (stream?.nodeId === heartbeat.computeNodeId && stream.acceptedAt !== undefined) {
+        stream.budget.progress();
+      }
+    }
     if (msg.reply) {
       const unknown = unknownStreamIds(heartbeat, (id) => this.#streams.get(id));
       msg.respond(
@@ -385,6 +460,8 @@ export class LogStreamClient {
   }
 
   #sweep(silentMs: number): void {
+    // Our own connection is down: nobody can be heard, which says nothing about the nodes.
+    if (this.#disconnected) return;
     const now = monotonicNow();
     for (const record of this.#nodes.silent(now, silentMs)) {
       const silentFor = Math.round(now - (record.lastHeardAt ?? now));
@@ -394,6 +471,8 @@ export class LogStreamClient {
           stream,
           new ComputeNodeLostError(`compute node ${record.nodeId} silent for ${silentFor} ms`),
           "compute_node_lost",
+          true,
+          { silent: true },
         );
       }
     }
@@ -402,13 +481,99 @@ export class LogStreamClient {
   // --- ending streams ---
 
   /**
-   * A stream broke (error frame, protocol violation, timeout, lost node). Every failure passes
-   * here, so this is the one place a resume belongs: for a retryable error, replace
-   * stream.attempt with a new Attempt and call #startAttempt with fromSeq = stream.lastSeq,
-   * instead of ending. Today it ends the stream.
+   * A stream broke (error frame, protocol violation, timeout, lost stream, reconnect). Every
+   * failure passes here: the stream's resume budget decides between a new attempt (after a
+   * backoff, fromSeq = the last seq received) and the end of the stream. `cause` is the end
+   * cause if it ends; `notifyCompute` false when the compute node ended the attempt itself.
    */
-  #broken(stream: ClientStream, error: TailwireError, cause: EndCause, notifyCompute = true): void {
-    this.#end(stream, cause, error, { discard: false, notifyCompute });
+  #broken(
+    stream: ClientStream,
+    error: TailwireError,
+    cause: EndCause,
+    notifyCompute = true,
+    flags: BreakFlags = {},
+  ): void {
+    if (stream.ended) return;
+    const decision = stream.budget.decide(error, {
+      now: monotonicNow(),
+      attempts: stream.attempts,
+      silent: flags.silent === true,
+    });
+    if (decision.action === "end") {
+      let final = decision.error;
+      if (decision.exhausted) {
+        this.#counters.resumesExhausted++;
+        const lastSeq = stream.receivedSeq;
+        final = new ResumeExhaustedError(
+          `log stream of execution ${stream.executionId} from compute node ${stream.nodeId} could not be resumed (${decision.attempts} attempts in ${Math.round(decision.elapsedMs)} ms); last sequence delivered: ${lastSeq ?? "none"}; last error: ${error.code}: ${error.message}`,
+          { lastSeq, attempts: decision.attempts },
+          { cause: error },
+        );
+      }
+      this.#end(stream, cause, final, { discard: false, notifyCompute });
+      return;
+    }
+    const old = stream.attempt.streamId;
+    this.#detach(stream, notifyCompute);
+    this.#options.logger.info(
+      {
+        streamId: old,
+        computeNodeId: stream.nodeId,
+        executionId: stream.executionId,
+        code: error.code,
+        reason: error.message,
+        resumeFrom: stream.receivedSeq,
+        attempt: decision.attempt,
+        delayMs: decision.delayMs,
+      },
+      "log stream broke: resuming",
+    );
+    stream.resumeTimer = setTimeout(() => {
+      stream.resumeTimer = undefined;
+      this.#resume(stream);
+    }, decision.delayMs);
+  }
+
+  /** Starts the next attempt of a stream whose previous one was detached. */
+  #resume(stream: ClientStream): void {
+    if (stream.ended) return;
+    const resumeFrom = stream.receivedSeq;
+    // Buffered entries of earlier attempts still count against the window: memory stays bounded
+    // by windowBytes across attempts (their bytes are credited to this attempt once consumed).
+    const window = Math.max(
+      LIMITS.minWindowBytes,
+      this.#options.windowBytes - stream.bufferedBytes,
+    );
+    const attempt = new Attempt(
+      newStreamId(),
+      stream.nodeId,
+      window,
+      this.#options.windowBytes,
+      resumeFrom,
+    );
+    let payload: Uint8Array;
+    try {
+      payload = encode(this.#requestFor(stream.read, attempt.streamId, resumeFrom, window));
+    } catch (error) {
+      this.#end(stream, "error", asTailwireError(error), { discard: false, notifyCompute: false });
+      return;
+    }
+    stream.attempt = attempt;
+    stream.attempts++;
+    this.#counters.resumeAttempts++;
+    this.#startAttempt(stream, payload);
+  }
+
+  /** Stops routing the stream's current attempt (and cancels it on the compute node if asked). */
+  #detach(stream: ClientStream, notifyCompute: boolean): void {
+    const attempt = stream.attempt;
+    if (attempt.detached) return;
+    attempt.detached = true;
+    attempt.clearAcceptTimer();
+    this.#streams.delete(attempt.streamId);
+    this.#nodes.remove(stream.nodeId, stream);
+    if (notifyCompute) this.#control.cancel(stream.nodeId, attempt.streamId);
+    if (this.#streams.size === 0) this.#stopSweep();
   }
 
   #end(
@@ -418,16 +583,12 @@ export class LogStreamClient {
     options: EndOptions,
   ): void {
     if (stream.ended) return;
-    const attempt = stream.attempt;
-    attempt.clearAcceptTimer();
-    this.#streams.delete(attempt.streamId);
-    this.#nodes.remove(stream.nodeId, stream);
+    this.#detach(stream, options.notifyCompute);
+    this.#open.delete(stream);
     stream.detachSignal?.();
     stream.detachSignal = undefined;
-    if (options.notifyCompute) this.#control.cancel(stream.nodeId, attempt.streamId);
     stream.finish(cause, error, options.discard);
     this.#countEnd(stream, cause, error);
-    if (this.#streams.size === 0) this.#stopSweep();
   }
 
   #countEnd(stream: ClientStream, cause: EndCause, error: TailwireError | undefined): void {
@@ -451,7 +612,7 @@ export class LogStreamClient {
     discard: boolean,
     notifyCompute: boolean,
   ): void {
-    for (const stream of [...this.#streams.values()]) {
+    for (const stream of [...this.#open]) {
       this.#end(stream, cause, error(), { discard, notifyCompute });
     }
   }
@@ -462,6 +623,7 @@ export class LogStreamClient {
     // heartbeat can arrive any more, so every stream would hang. Fail them now.
     this.#closed = true;
     this.#stopSweep();
+    this.#status?.stop?.();
     const error = () => new InternalError("the NATS subscription closed", { cause: reason });
     this.#endAll("error", error, false, !this.#nc.isClosed());
     this.#control.flush();
@@ -469,6 +631,55 @@ export class LogStreamClient {
       { err: reason },
       "LogStreamClient stopped: its NATS subscription closed",
     );
+  }
+
+  // --- our own connection ---
+
+  /**
+   * Watches the connection's status. While it is down, silence is not held against compute
+   * nodes. When it is back, frames and credit grants may have been lost in between (a lost
+   * grant would stall a stream for good), so every open stream resumes from its last seq.
+   */
+  #watchStatus(): void {
+    const nc = this.#nc as Partial<Pick<NatsConnection, "status">>;
+    if (typeof nc.status !== "function") return;
+    const status = nc.status.call(this.#nc) as StatusIterable;
+    this.#status = status;
+    void (async () => {
+      try {
+        for await (const event of status) {
+          if (this.#closed) break;
+          if (event.type === "disconnect") this.#disconnected = true;
+          else if (event.type === "reconnect") this.#onReconnect();
+        }
+      } catch (error) {
+        this.#options.logger.warn({ err: error }, "connection status watch failed");
+      }
+    })();
+  }
+
+  #onReconnect(): void {
+    this.#disconnected = false;
+    const now = monotonicNow();
+    // Our outage is not the compute nodes' silence: restart their clocks.
+    for (const record of this.#nodes.values()) record.lastHeardAt = now;
+    if (!this.#options.resume) return;
+    const streams = [...this.#open].filter((s) => !s.attempt.detached);
+    if (streams.length > 0) {
+      this.#options.logger.info(
+        { streams: streams.length },
+        "NATS connection re-established: resuming open streams",
+      );
+    }
+    for (const stream of streams) {
+      this.#broken(
+        stream,
+        new SequenceGapError(
+          "the NATS connection was re-established: frames or credit may have been lost",
+        ),
+        "protocol_error",
+      );
+    }
   }
 
   /** Subscription callbacks must never throw into the NATS client: log and carry on. */

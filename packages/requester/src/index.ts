@@ -18,7 +18,6 @@ export {
   ProtocolError,
   RateLimitedError,
   RequesterLostError,
-  ResumeExhaustedError,
   SequenceGapError,
   TailTooLargeError,
   TailwireError,
@@ -29,4 +28,11 @@ export {
 export { LogStreamClient } from "./client.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
+export {
+  backoffMs,
+  RESUME_DEFAULTS,
+  type ResumeAfterComputeLostOptions,
+  ResumeExhaustedError,
+  type ResumeOptions,
+} from "./resume-policy.js";
 export type { ComputeNodeStats, EndCause, LogStreamClientStats } from "./stats.js";

@@ -2,6 +2,7 @@ import { type AcceptedFrame, ComputeNodeLostError, newStreamId } from "@tailwire
 import { describe, expect, it } from "vitest";
 import { Attempt } from "./attempt.js";
 import { ClientStream, type StreamOwner } from "./log-stream.js";
+import { ResumeBudget } from "./resume-policy.js";
 
 function setup() {
   const events: string[] = [];
@@ -12,11 +13,12 @@ function setup() {
       s.finish("cancelled", undefined, true);
     },
   };
-  const attempt = new Attempt(newStreamId(), "c1", 4096);
+  const attempt = new Attempt(newStreamId(), "c1", 4096, 4096);
   const stream = new ClientStream(
     { nodeId: "c1", executionId: "e1", follow: true },
     attempt,
     owner,
+    new ResumeBudget(undefined),
   );
   const accepted: AcceptedFrame = {
     type: "ExecutionLogs.Accepted/v1",

@@ -8,6 +8,7 @@ import type { Attempt } from "./attempt.js";
 import { toEpochMs } from "./clock.js";
 import { EntryBuffer } from "./entry-buffer.js";
 import type { ReadOptions } from "./options.js";
+import type { ResumeBudget } from "./resume-policy.js";
 import type { EndCause } from "./stats.js";
 
 /** What the compute node stated when it accepted the stream. */
@@ -28,8 +29,13 @@ export interface AcceptedInfo {
  * subclass after delivering the entries that were already received.
  */
 export interface LogStream extends AsyncIterable<LogEntry> {
-  /** The id of the stream on the wire (the last token of its inbox subject). */
+  /**
+   * The id of the stream on the wire (the last token of its inbox subject). A resume sends a new
+   * request with a new id, so this changes across attempts: it is always the current attempt's.
+   */
   readonly streamId: string;
+  /** Requests sent for this stream: 1, plus one per resume attempt. */
+  readonly attempts: number;
   /** The compute node asked. */
   readonly nodeId: string;
   readonly executionId: string;
@@ -74,6 +80,12 @@ export class ClientStream implements LogStream {
   /** The read options as requested; a resume re-issues them with fromSeq = lastSeq. */
   readonly read: ReadOptions;
   attempt: Attempt;
+  /** Requests sent so far (the current attempt included). */
+  attempts = 1;
+  /** Decides whether a failure is resumed; owned by the client. */
+  readonly budget: ResumeBudget;
+  /** Pending resume (backoff) timer: set while the stream has no live attempt. */
+  resumeTimer: NodeJS.Timeout | undefined;
   /** Removes the abort listener; set by the client. */
   detachSignal: (() => void) | undefined;
 
@@ -84,19 +96,23 @@ export class ClientStream implements LogStream {
   #rejectAccepted!: (error: Error) => void;
   #acceptedInfo: AcceptedInfo | undefined;
   #lastSeq: number | undefined;
+  /** Highest seq received (delivered or buffered); afterSeq once accepted; fromSeq before. */
+  #receivedSeq: number | undefined;
   #end: { cause: EndCause; error: TailwireError | undefined } | undefined;
   #errorThrown = false;
   #exitCode: number | null | undefined;
   #waiter: Waiter | undefined;
   #iterating = false;
 
-  constructor(read: ReadOptions, attempt: Attempt, owner: StreamOwner) {
+  constructor(read: ReadOptions, attempt: Attempt, owner: StreamOwner, budget: ResumeBudget) {
     this.nodeId = read.nodeId;
     this.executionId = read.executionId;
     this.read = read;
     this.attempt = attempt;
+    this.budget = budget;
     this.#owner = owner;
     this.#lastSeq = read.fromSeq;
+    this.#receivedSeq = read.fromSeq;
     this.#buffer = new EntryBuffer((bytes) => this.#owner.released(this, bytes));
     this.#accepted = new Promise<AcceptedInfo>((resolve, reject) => {
       this.#resolveAccepted = resolve;
@@ -117,6 +133,15 @@ export class ClientStream implements LogStream {
 
   get lastSeq(): number | undefined {
     return this.#lastSeq;
+  }
+
+  /**
+   * Where a resume starts: the last seq received (entries still buffered are delivered, so
+   * asking again from the last delivered one would duplicate them). Undefined before the first
+   * acceptance when the request had no fromSeq: a resume then re-sends the original request.
+   */
+  get receivedSeq(): number | undefined {
+    return this.#receivedSeq;
   }
 
   get accepted(): Promise<AcceptedInfo> {
@@ -154,6 +179,7 @@ export class ClientStream implements LogStream {
     // Only the first acceptance counts for the consumer; a resumed attempt keeps the delivered seq.
     if (this.#acceptedInfo) return;
     this.#lastSeq = frame.afterSeq;
+    this.#receivedSeq = frame.afterSeq;
     this.#acceptedInfo = {
       computeNodeId: frame.computeNodeId,
       afterSeq: frame.afterSeq,
@@ -165,6 +191,8 @@ export class ClientStream implements LogStream {
   }
 
   push(entries: LogEntry[], bytes: number): void {
+    const last = entries[entries.length - 1];
+    if (last) this.#receivedSeq = last.seq;
     this.#buffer.push(entries, bytes);
     this.#wake();
   }
@@ -180,6 +208,10 @@ export class ClientStream implements LogStream {
   finish(cause: EndCause, error: TailwireError | undefined, discard: boolean): void {
     if (this.#end) return;
     this.#end = { cause, error };
+    if (this.resumeTimer !== undefined) {
+      clearTimeout(this.resumeTimer);
+      this.resumeTimer = undefined;
+    }
     if (discard) this.#buffer.clear();
     if (!this.#acceptedInfo) {
       this.#rejectAccepted(

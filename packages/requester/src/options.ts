@@ -6,6 +6,12 @@ import {
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
+import {
+  RESUME_DEFAULTS,
+  type ResumeAfterComputeLostOptions,
+  type ResumeOptions,
+  type ResumePolicy,
+} from "./resume-policy.js";
 
 export interface LogStreamClientOptions {
   /** The caller's NATS connection; the client never creates or closes it. */
@@ -25,6 +31,17 @@ export interface LogStreamClientOptions {
   windowBytes?: number;
   /** A heartbeat that omits a stream accepted less than this long ago is not held against it. */
   unlistedGraceMs?: number;
+  /**
+   * Transparent resume of broken streams (frame gap, reconnect, GOING_AWAY, retryable error
+   * frames, a stream the compute node no longer lists): a new request with fromSeq = the last
+   * seq received, under the same LogStream. `false` disables it. Defaults in RESUME_DEFAULTS.
+   */
+  resume?: ResumeOptions | false;
+  /**
+   * Opt-in: also resume after the compute node was lost (silent, going away, no responders),
+   * for `forMs`, so a node restarted on a persistent store continues the follow. Off by default.
+   */
+  resumeAfterComputeLost?: ResumeAfterComputeLostOptions | false;
 }
 
 export interface ResolvedOptions {
@@ -36,6 +53,8 @@ export interface ResolvedOptions {
   acceptTimeoutMs: number;
   windowBytes: number;
   unlistedGraceMs: number;
+  /** undefined = resume disabled. */
+  resume: ResumePolicy | undefined;
 }
 
 export const DEFAULTS = {
@@ -97,6 +116,49 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       0,
       LIMITS.maxInt,
     ),
+    resume: resolveResume(options),
+  };
+}
+
+function resolveResume(options: LogStreamClientOptions): ResumePolicy | undefined {
+  const lost = options.resumeAfterComputeLost;
+  const afterComputeLostMs =
+    lost === undefined || lost === false
+      ? undefined
+      : integer("resumeAfterComputeLost.forMs", lost.forMs, 1, LIMITS.maxInt);
+  if (options.resume === false) {
+    if (afterComputeLostMs !== undefined)
+      throw new TypeError("resumeAfterComputeLost needs resume (it is false)");
+    return undefined;
+  }
+  const r = options.resume ?? {};
+  const initialBackoffMs = integer(
+    "resume.initialBackoffMs",
+    r.initialBackoffMs ?? RESUME_DEFAULTS.initialBackoffMs,
+    0,
+    LIMITS.maxInt,
+  );
+  return {
+    maxAttempts: integer(
+      "resume.maxAttempts",
+      r.maxAttempts ?? RESUME_DEFAULTS.maxAttempts,
+      1,
+      1_000_000,
+    ),
+    maxElapsedMs: integer(
+      "resume.maxElapsedMs",
+      r.maxElapsedMs ?? RESUME_DEFAULTS.maxElapsedMs,
+      1,
+      LIMITS.maxInt,
+    ),
+    initialBackoffMs,
+    maxBackoffMs: integer(
+      "resume.maxBackoffMs",
+      r.maxBackoffMs ?? Math.max(RESUME_DEFAULTS.maxBackoffMs, initialBackoffMs),
+      initialBackoffMs,
+      LIMITS.maxInt,
+    ),
+    afterComputeLostMs,
   };
 }
 

@@ -31,5 +31,9 @@ export interface LogStreamClientStats {
   framesIgnored: number;
   /** Credit grants sent (one per stream per grant, however they were batched into messages). */
   creditsSent: number;
+  /** Resume attempts started (new requests for broken streams). */
+  resumeAttempts: number;
+  /** Streams that ended with ResumeExhaustedError. */
+  resumesExhausted: number;
   streamsEnded: Record<EndCause, number>;
 }

@@ -34,7 +34,13 @@ export class Rig {
     options: Partial<LogStreamClientOptions> = {},
   ): Promise<{ client: LogStreamClient; nc: NatsConnection }> {
     const nc = options.connection ?? (await this.connection());
-    const client = new LogStreamClient({ nodeId: uniqueId("req"), ...options, connection: nc });
+    // Resume is off unless a test asks for it: most tests look at one attempt's wire behaviour.
+    const client = new LogStreamClient({
+      nodeId: uniqueId("req"),
+      resume: false,
+      ...options,
+      connection: nc,
+    });
     this.#cleanups.push(() => client.close());
     await nc.flush(); // the client's subscriptions are live before a fake compute heartbeats it
     return { client, nc };
