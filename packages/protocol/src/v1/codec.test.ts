@@ -187,6 +187,50 @@ describe("encoding", () => {
     expect(frame.byteLength).toBeLessThanOrEqual(dataFrameEnvelopeBytes(streamId) + columns);
   });
 
+  it("sends lines as a body after the JSON, and falls back to a JSON column for a line holding a newline", () => {
+    const streamId = request.streamId as string;
+    const plain: LogEntry[] = [
+      { seq: 1, stream: "stdout", time: 10, line: 'tab\tquote" ünï 😀' },
+      { seq: 2, stream: "stderr", time: 11, line: "" },
+    ];
+    const body = encodeDataFrame(streamId, 1, plain);
+    const text = Buffer.from(body).toString("utf8");
+    expect(text.slice(text.indexOf("}\n") + 2)).toBe('tab\tquote" ünï 😀\n');
+    expect(dataFrameEntries(decodeFrame(body) as DataFrame)).toEqual(plain);
+    const multi: LogEntry[] = [{ seq: 3, stream: "stdout", time: 12, line: "two\nlines" }];
+    const json = encodeDataFrame(streamId, 2, multi);
+    expect(Buffer.from(json).toString("utf8")).not.toContain("\n");
+    expect(dataFrameEntries(decodeFrame(json) as DataFrame)).toEqual(multi);
+  });
+
+  it.each([
+    ["a body with one line too many", (head: string) => `${head}\na\nb\nc\nd`],
+    [
+      "a body and a line column",
+      (head: string) => `${head.slice(0, -1)},"line":["a","b","c"]}\na\nb\nc`,
+    ],
+    ["no lines at all", (head: string) => head],
+  ])("rejects a data frame with %s", (_name, build) => {
+    const { line: _line, ...head } = fixture("data");
+    expect(codeOf(() => decodeFrame(new TextEncoder().encode(build(JSON.stringify(head)))))).toBe(
+      "BAD_REQUEST",
+    );
+  });
+
+  it("rejects a body that is not UTF-8", () => {
+    const { line: _line, ...head } = fixture("data");
+    const bytes = Buffer.concat([
+      Buffer.from(`${JSON.stringify(head)}\na\nb\n`),
+      Buffer.from([0xff]),
+    ]);
+    expect(codeOf(() => decodeFrame(bytes))).toBe("BAD_REQUEST");
+  });
+
+  it("still reads pretty-printed JSON frames", () => {
+    const pretty = new TextEncoder().encode(JSON.stringify(fixture("end"), null, 2));
+    expect(decodeFrame(pretty).type).toBe("ExecutionLogs.End/v1");
+  });
+
   it("rejects a time offset that puts an entry before the epoch", () => {
     const data = { ...fixture("data"), timeBase: 5, time: [0, -6, 1] };
     expect(codeOf(() => decodeFrame(bytes(data)))).toBe("BAD_REQUEST");

@@ -47,23 +47,62 @@ export const MAX_MESSAGE_BYTES = {
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const textEncoder = new TextEncoder();
 
-function parseJson(bytes: Uint8Array, maxBytes: number): unknown {
+function checkSize(bytes: Uint8Array, maxBytes: number): void {
   if (bytes.byteLength > maxBytes) {
     throw new PayloadTooLargeError(
       `message of ${bytes.byteLength} bytes exceeds the limit of ${maxBytes} bytes`,
     );
   }
-  let text: string;
+}
+
+function utf8(bytes: Uint8Array): string {
   try {
-    text = textDecoder.decode(bytes);
+    return textDecoder.decode(bytes);
   } catch {
     throw new BadRequestError("message is not valid UTF-8");
   }
+}
+
+function parseJson(bytes: Uint8Array, maxBytes: number): unknown {
+  checkSize(bytes, maxBytes);
+  const text = utf8(bytes);
   try {
     return JSON.parse(text);
   } catch {
     throw new BadRequestError("message is not valid JSON");
   }
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * A frame may be a JSON object followed by a newline and a body: the data frame's lines, joined
+ * by newlines. Compact JSON never contains a raw newline, so the first one ends the object. Any
+ * other shape (no newline, pretty-printed JSON, a body after something that is not a data frame
+ * without `line`) is parsed as one JSON document, as every other message is.
+ */
+function parseFrame(bytes: Uint8Array, maxBytes: number): unknown {
+  checkSize(bytes, maxBytes);
+  const end = bytes.indexOf(NEWLINE);
+  if (end > 0) {
+    let head: unknown;
+    try {
+      head = JSON.parse(utf8(bytes.subarray(0, end)));
+    } catch {
+      head = undefined;
+    }
+    const frame = head as { type?: unknown; line?: unknown } | undefined;
+    if (
+      typeof frame === "object" &&
+      frame !== null &&
+      frame.type === MessageType.Data &&
+      frame.line === undefined
+    ) {
+      frame.line = utf8(bytes.subarray(end + 1)).split("\n");
+      return frame;
+    }
+  }
+  return parseJson(bytes, maxBytes);
 }
 
 function typeOf(value: unknown): string {
@@ -94,6 +133,11 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
 // every time (base + offset) is a valid epoch time.
 function checkColumns(frame: DataFrame): void {
   const count = frame.seq.length;
+  if (frame.line === undefined) {
+    throw new BadRequestError(
+      `invalid ${MessageType.Data}: no lines (neither a line column nor a body)`,
+    );
+  }
   if (frame.stream.length !== count || frame.time.length !== count || frame.line.length !== count) {
     throw new BadRequestError(
       `invalid ${MessageType.Data}: columns seq, stream, time and line differ in length`,
@@ -121,8 +165,9 @@ function decodeOneOf<T extends MessageV1>(
   bytes: Uint8Array,
   expected: readonly MessageTypeName[],
   maxBytes: number,
+  parse: (bytes: Uint8Array, maxBytes: number) => unknown = parseJson,
 ): T {
-  const value = parseJson(bytes, maxBytes);
+  const value = parse(bytes, maxBytes);
   const type = typeOf(value);
   if (!(expected as readonly string[]).includes(type)) {
     if (KNOWN_TYPES.has(type)) {
@@ -159,11 +204,11 @@ const FRAME_TYPES = [
 
 /** Frames arrive on the requester's stream inbox. */
 export const decodeFrame = (bytes: Uint8Array): StreamFrame =>
-  decodeOneOf(bytes, FRAME_TYPES, MAX_MESSAGE_BYTES.frame);
+  decodeOneOf(bytes, FRAME_TYPES, MAX_MESSAGE_BYTES.frame, parseFrame);
 
 /** Decodes any v1 message, whatever its subject (tools, debugging, tests). */
 export const decodeMessage = (bytes: Uint8Array): MessageV1 =>
-  decodeOneOf(bytes, Object.values(MessageType), MAX_MESSAGE_BYTES.frame);
+  decodeOneOf(bytes, Object.values(MessageType), MAX_MESSAGE_BYTES.frame, parseFrame);
 
 /** Outcome form of the decoders, for callers that prefer a value to a throw. */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: TailwireError };
@@ -186,8 +231,8 @@ export function encode(message: MessageV1): Uint8Array {
 }
 
 /**
- * Builds a data frame: the columns are joined directly and the lines serialised as one array,
- * which is several times cheaper than serialising an object per entry. `partial` says the last
+ * Builds a data frame: the columns are joined directly and the lines follow the JSON as a body,
+ * which is several times cheaper than serialising (and, on the other side, parsing) them. `partial` says the last
  * line continues in the next frame. The result's byteLength is exactly what goes on the wire.
  */
 export function encodeDataFrame(
@@ -202,18 +247,25 @@ export function encodeDataFrame(
   const time = new Array<number>(count);
   const line = new Array<string>(count);
   let stream = "";
+  let newlines = false;
   for (let i = 0; i < count; i++) {
     const entry = entries[i] as LogEntry;
     seq[i] = entry.seq;
     time[i] = entry.time - timeBase;
     line[i] = entry.line;
     stream += entry.stream === "stdout" ? "o" : "e";
+    if (!newlines && entry.line.includes("\n")) newlines = true;
   }
   // The stream id is embedded unescaped: its pattern allows nothing that would need escaping.
-  const json =
+  const head =
     `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
-    `"seq":[${seq.join(",")}],"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}],` +
-    `"line":${JSON.stringify(line)}${partial ? ',"partial":true' : ""}}`;
+    `"seq":[${seq.join(",")}],"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}]` +
+    `${partial ? ',"partial":true' : ""}`;
+  // Lines go as a body after the JSON, unless one of them holds a newline (a store may be given
+  // such a "line"): then they go as a JSON column, escaped.
+  const json = newlines
+    ? `${head},"line":${JSON.stringify(line)}}`
+    : `${head}}\n${line.join("\n")}`;
   return textEncoder.encode(json);
 }
 
