@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LogStreamServerStats } from "@tailwire/compute";
+import { decodeFrame } from "@tailwire/protocol";
 import type { LogStreamClientStats } from "@tailwire/requester";
 import { type ExitStatus, NodeProcess } from "@tailwire/testkit";
 
@@ -206,8 +207,9 @@ export class InboxObserver {
           let type = "undecodable";
           let n: number | undefined;
           try {
-            const frame = JSON.parse(msg.string()) as { type?: unknown; n?: unknown };
-            type = String(frame.type);
+            // Data frames carry their lines as a body after the JSON: the codec reads both forms.
+            const frame = decodeFrame(msg.data);
+            type = frame.type;
             n = typeof frame.n === "number" ? frame.n : undefined;
           } catch {
             // counted as a frame all the same

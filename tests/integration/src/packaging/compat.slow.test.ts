@@ -178,8 +178,10 @@ describe("a v1 requester and frames from a newer compute node", () => {
 
   /** The Data frame this library would send, with `extra` fields added as a newer node might. */
   function dataFrame(streamId: string, n: number, extra: Record<string, unknown>): Uint8Array {
-    const frame = JSON.parse(new TextDecoder().decode(encodeDataFrame(streamId, n, ENTRIES)));
-    return json({ ...(frame as DataFrame), ...extra });
+    // Decoded (from the body form the library sends) and re-sent as one JSON object, the form
+    // a newer node may also use, with the extra fields.
+    const frame = decodeFrame(encodeDataFrame(streamId, n, ENTRIES)) as DataFrame;
+    return json({ ...frame, ...extra });
   }
 
   let client: LogStreamClient;
