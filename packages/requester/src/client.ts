@@ -75,6 +75,10 @@ export class LogStreamClient {
   readonly #frameSub: Subscription;
   readonly #heartbeatSub: Subscription;
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** Monotonic time the sweep last ran (or was started): how late a run is tells a stall. */
+  #lastSweepAt = 0;
+  /** The previous sweep ran late and did not judge: the next one judges, however late. */
+  #sweepDeferred = false;
   #closed = false;
   /** Our own connection is down: silence from compute nodes is then not their fault. */
   #disconnected = false;
@@ -447,10 +451,10 @@ export class LogStreamClient {
     const { heartbeatIntervalMs, computeLostAfterMissed } = this.#options;
     const silentMs = heartbeatIntervalMs * computeLostAfterMissed;
     // A quarter interval bounds the detection delay to silentMs + interval/4.
-    this.#sweepTimer = setInterval(
-      () => this.#sweep(silentMs),
-      Math.max(5, Math.floor(heartbeatIntervalMs / 4)),
-    );
+    const periodMs = Math.max(5, Math.floor(heartbeatIntervalMs / 4));
+    this.#lastSweepAt = monotonicNow();
+    this.#sweepDeferred = false;
+    this.#sweepTimer = setInterval(() => this.#sweep(silentMs, periodMs), periodMs);
   }
 
   #stopSweep(): void {
@@ -459,10 +463,34 @@ export class LogStreamClient {
     this.#sweepTimer = undefined;
   }
 
-  #sweep(silentMs: number): void {
+  #sweep(silentMs: number, periodMs: number): void {
+    const now = monotonicNow();
+    const lateMs = now - this.#lastSweepAt - periodMs;
+    this.#lastSweepAt = now;
     // Our own connection is down: nobody can be heard, which says nothing about the nodes.
     if (this.#disconnected) return;
-    const now = monotonicNow();
+    if (lateMs > periodMs) {
+      // We ran late: this process itself was stalled (SIGSTOP, a long GC pause, a laptop
+      // asleep). Whatever the compute nodes sent meanwhile is still unread in the socket, and
+      // this overdue timer fires before the poll phase reads it: judging now would blame our
+      // stall on nodes that kept serving us. So the stall does not count as their silence:
+      // credit it to every node's last-heard time (one pass over the nodes, only on late runs)
+      // and judge on the next run, once the socket was read. Capped at now, so that a node
+      // heard after the thaw is not pushed into the future: a dead node is still detected at
+      // most one window after the thaw.
+      for (const record of this.#nodes.values()) {
+        if (record.lastHeardAt !== undefined) {
+          record.lastHeardAt = Math.min(now, record.lastHeardAt + lateMs);
+        }
+      }
+      // An event loop late on every run (sustained overload) must not defer judgement forever:
+      // at most every other run is skipped. The credit alone keeps the lag out of the silence.
+      if (!this.#sweepDeferred) {
+        this.#sweepDeferred = true;
+        return;
+      }
+    }
+    this.#sweepDeferred = false;
     for (const record of this.#nodes.silent(now, silentMs)) {
       const silentFor = Math.round(now - (record.lastHeardAt ?? now));
       for (const stream of [...record.streams]) {

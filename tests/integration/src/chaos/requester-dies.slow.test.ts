@@ -161,11 +161,10 @@ describe("chaos: the requester node dies", () => {
     expect(await compute.closeAndExit()).toEqual({ code: 0, signal: null });
   });
 
-  // BUG (requester, client.ts #sweep): on thaw the sweep timer fires before the poll phase reads
-  // the heartbeats and frames waiting in the socket, so the stall is blamed on the compute node
-  // (ComputeNodeLostError ~5 ms after thaw) and the live stream is cancelled. `it.fails` keeps
-  // the suite green until the fix lands: then this fails, and `.fails` must be removed.
-  it.fails("a requester's own stall is not blamed on a compute node that kept serving it", async () => {
+  // Regression (requester, client.ts #sweep): on thaw the sweep timer fires before the poll phase
+  // reads the heartbeats and frames waiting in the socket; the sweep used to blame the stall on
+  // the compute node (ComputeNodeLostError ~5 ms after thaw) and cancel the live stream.
+  it("a requester's own stall is not blamed on a compute node that kept serving it", async () => {
     // The compute node is patient (10 missed heartbeats, 2 s); the requester stalls for 4
     // intervals, longer than its computeLostAfterMissed (3) but far shorter than that. The
     // compute node's heartbeats and frames wait in the requester's socket the whole time.
