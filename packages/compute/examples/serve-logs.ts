@@ -53,9 +53,11 @@ export async function main(options: ServeLogsOptions): Promise<ComputeNode> {
     limits: { maxStreams: 1_000 }, // every option has a default; see the README
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
-  await server.start(); // subscribed: requests are served from here on
-
   const { executionId, command, args } = options.job;
+  // Known before the node answers: a request that arrives first then finds an empty log to
+  // follow, not EXECUTION_NOT_FOUND.
+  await store.create(executionId);
+  await server.start(); // subscribed: requests are served from here on
   const job = captureProcess(store, executionId, command, args);
   return {
     server,
