@@ -1,7 +1,8 @@
 // One stream of N lines of 200 bytes from a MemoryLogStore on a compute node (its own process),
 // through nats-server, to a consuming loop (this process); against raw NATS publish/subscribe of
 // the same lines batched the same way (as many lines per message as a 64 KiB frame holds, joined
-// by newlines), with the same two processes, in the same run.
+// by newlines at publish time, split by the consumer), with the same two processes, in the same
+// run. Raw NATS has no flow control, no validation, no sequence numbers: it is the ceiling.
 import { LogStreamClient } from "@tailwire/requester";
 import { NodeProcess } from "@tailwire/testkit";
 import { connectTo, round, withServer } from "./lib.mjs";
