@@ -2,36 +2,23 @@
 // Every stream it served must end on the requester (ComputeNodeLostError within
 // computeLostAfterMissed × interval, GoingAwayError at once), never hang, and a thawed compute
 // node must not get anything to the consumer of an ended stream.
-import { NatsServer } from "@tailwire/testkit";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ChaosNode,
   COMPUTE_LOST_WINDOW_MS,
   framesAfterStop,
   InboxObserver,
-  Measurements,
   openFollows,
   type RequesterEndedEvent,
   ROUND_TRIP_MS,
-  Scene,
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  useChaosScene,
 } from "./harness.js";
 
-let nats: NatsServer;
-const scene = new Scene();
-const measured = new Measurements();
+const { scene, measured, natsUrl } = useChaosScene("compute dies");
 let ids = 0;
-
-beforeAll(async () => {
-  nats = await NatsServer.start();
-});
-afterEach(() => scene.dispose());
-afterAll(async () => {
-  measured.print("compute dies");
-  await nats?.stop();
-});
 
 /**
  * Lost after lostAfterMissed silent intervals from the last thing heard: a frame (every 20 ms)
@@ -44,16 +31,16 @@ async function setup(executions = ["e1"]) {
   const n = ++ids;
   const computeId = `c-cdie-${n}`;
   const requesterId = `r-cdie-${n}`;
-  const observer = scene.add(await InboxObserver.start(nats.url, [requesterId]));
+  const observer = scene.add(await InboxObserver.start(natsUrl(), [requesterId]));
   const compute = scene.add(
     await ChaosNode.compute({
-      url: nats.url,
+      url: natsUrl(),
       nodeId: computeId,
       dir: await scene.tempDir(),
       executions,
     }),
   );
-  const requester = scene.add(await ChaosNode.requester({ url: nats.url, nodeId: requesterId }));
+  const requester = scene.add(await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId }));
   return { computeId, observer, compute, requester };
 }
 

@@ -8,7 +8,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LogStreamServerStats } from "@tailwire/compute";
 import { decodeFrame } from "@tailwire/protocol";
 import type { LogStreamClientStats } from "@tailwire/requester";
-import { type ExitStatus, NodeProcess } from "@tailwire/testkit";
+import { type ExitStatus, NatsServer, type NodeProcess } from "@tailwire/testkit";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { EventProcess, startScript, type TimedEvent } from "../support/event-process.js";
 
 /** The timing every chaos test runs with (and bench/failover.mjs): short, as the issue asks. */
 export const TIMING = {
@@ -35,13 +37,7 @@ export const REQUESTER_LOST_WINDOW_MS =
 export const COMPUTE_LOST_WINDOW_MS =
   TIMING.heartbeatIntervalMs * TIMING.computeLostAfterMissed + TIMING.heartbeatIntervalMs / 4;
 
-export interface ChaosEvent {
-  ev: string;
-  id: string;
-  /** Date.now() in the process that printed it. */
-  t: number;
-  [field: string]: unknown;
-}
+export type ChaosEvent = TimedEvent;
 
 export interface StreamEndedEvent extends ChaosEvent {
   requester: string;
@@ -70,12 +66,11 @@ let tags = 0;
 const uniqueTag = (prefix: string) => `${prefix}${process.pid}x${++tags}`;
 
 /** One fixture process: commands in, JSON events out. */
-export class ChaosNode {
-  readonly proc: NodeProcess;
+export class ChaosNode extends EventProcess<ChaosEvent> {
   readonly nodeId: string;
 
   private constructor(proc: NodeProcess, nodeId: string) {
-    this.proc = proc;
+    super(proc);
     this.nodeId = nodeId;
   }
 
@@ -88,12 +83,11 @@ export class ChaosNode {
     maxMissed?: number;
     tickMs?: number;
   }): Promise<ChaosNode> {
-    const proc = await NodeProcess.start({
-      script: new URL("compute-node.mjs", FIXTURES),
-      args: [JSON.stringify({ heartbeatTimeoutMs: 2000, maxMissed: TIMING.maxMissed, ...config })],
-      readyLine: '{"ev":"ready"',
-      readyTimeoutMs: 20_000,
-    });
+    const proc = await startScript(
+      new URL("compute-node.mjs", FIXTURES),
+      { heartbeatTimeoutMs: 2000, maxMissed: TIMING.maxMissed, ...config },
+      { readyTimeoutMs: 20_000 },
+    );
     return new ChaosNode(proc, config.nodeId);
   }
 
@@ -106,48 +100,17 @@ export class ChaosNode {
     computeLostAfterMissed?: number;
     windowBytes?: number;
   }): Promise<ChaosNode> {
-    const proc = await NodeProcess.start({
-      script: new URL("requester-node.mjs", FIXTURES),
-      args: [
-        JSON.stringify({
-          heartbeatIntervalMs: TIMING.heartbeatIntervalMs,
-          heartbeatTimeoutMs: TIMING.heartbeatTimeoutMs,
-          computeLostAfterMissed: TIMING.computeLostAfterMissed,
-          ...config,
-        }),
-      ],
-      readyLine: config.lazy ? '{"ev":"started"' : '{"ev":"ready"',
-      readyTimeoutMs: 20_000,
-    });
-    return new ChaosNode(proc, config.nodeId);
-  }
-
-  send(command: string): void {
-    this.proc.stdin.write(`${command}\n`);
-  }
-
-  /** The first event `ev` about `id`, already printed or future. */
-  async event<E extends ChaosEvent = ChaosEvent>(
-    ev: string,
-    id: string,
-    timeoutMs = 10_000,
-  ): Promise<E> {
-    const line = await this.proc.waitForLine(
-      `{"ev":${JSON.stringify(ev)},"id":${JSON.stringify(id)},`,
-      timeoutMs,
+    const proc = await startScript(
+      new URL("requester-node.mjs", FIXTURES),
+      {
+        heartbeatIntervalMs: TIMING.heartbeatIntervalMs,
+        heartbeatTimeoutMs: TIMING.heartbeatTimeoutMs,
+        computeLostAfterMissed: TIMING.computeLostAfterMissed,
+        ...config,
+      },
+      { readyLine: config.lazy ? '{"ev":"started"' : '{"ev":"ready"', readyTimeoutMs: 20_000 },
     );
-    return JSON.parse(line) as E;
-  }
-
-  /** Every event `ev` printed so far (about `id`, if given). */
-  events<E extends ChaosEvent = ChaosEvent>(ev: string, id?: string): E[] {
-    const found: E[] = [];
-    for (const line of this.proc.stdoutLines) {
-      if (!line.startsWith(`{"ev":${JSON.stringify(ev)},`)) continue;
-      const event = JSON.parse(line) as E;
-      if (id === undefined || event.id === id) found.push(event);
-    }
-    return found;
+    return new ChaosNode(proc, config.nodeId);
   }
 
   async computeStats(): Promise<LogStreamServerStats> {
@@ -169,10 +132,6 @@ export class ChaosNode {
   async closeAndExit(timeoutMs = 5_000): Promise<ExitStatus> {
     this.send("close");
     return this.proc.waitForExit(timeoutMs);
-  }
-
-  output(): string {
-    return this.proc.output();
   }
 }
 
@@ -348,4 +307,27 @@ export class Measurements {
     const lines = this.#rows.map((r) => `  ${r.what}: ${r.ms} ms (window ${r.window})`);
     console.info(`[chaos] ${title}\n${lines.join("\n")}`);
   }
+}
+
+/**
+ * The frame every chaos test file shares: one nats-server for the file, a Scene disposed after
+ * each test, the measurements printed (under `title`) at the end. Call at the top of the file.
+ */
+export function useChaosScene(title: string): {
+  scene: Scene;
+  measured: Measurements;
+  natsUrl: () => string;
+} {
+  let nats: NatsServer | undefined;
+  const scene = new Scene();
+  const measured = new Measurements();
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+  });
+  afterEach(() => scene.dispose());
+  afterAll(async () => {
+    measured.print(title);
+    await nats?.stop();
+  });
+  return { scene, measured, natsUrl: () => nats!.url };
 }

@@ -1,38 +1,25 @@
 // Chaos, part 2: the requester node dies (SIGKILL) or freezes (SIGSTOP). The compute node must
 // stop publishing and release the streams within interval × maxMissed + timeout, a frozen
 // requester that thaws must not bring its streams back, and other requesters must not notice.
-import { NatsServer } from "@tailwire/testkit";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   type ChaosEvent,
   ChaosNode,
   COMPUTE_LOST_WINDOW_MS,
   framesAfterStop,
   InboxObserver,
-  Measurements,
   observeFor,
   openFollows,
   REQUESTER_LOST_WINDOW_MS,
   type RequesterEndedEvent,
-  Scene,
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  useChaosScene,
 } from "./harness.js";
 
-let nats: NatsServer;
-const scene = new Scene();
-const measured = new Measurements();
+const { scene, measured, natsUrl } = useChaosScene("requester dies");
 let ids = 0;
-
-beforeAll(async () => {
-  nats = await NatsServer.start();
-});
-afterEach(() => scene.dispose());
-afterAll(async () => {
-  measured.print("requester dies");
-  await nats?.stop();
-});
 
 /** A requester is given up after maxMissed failed beats: never before (maxMissed - 1) intervals. */
 const EARLIEST_MS = TIMING.heartbeatIntervalMs * (TIMING.maxMissed - 1) - 30;
@@ -50,10 +37,10 @@ async function setup(
   const n = ++ids;
   const computeId = `c-rdie-${n}`;
   const requesterIds = Array.from({ length: requesterCount }, (_, i) => `r-rdie-${n}-${i}`);
-  const observer = scene.add(await InboxObserver.start(nats.url, requesterIds));
+  const observer = scene.add(await InboxObserver.start(natsUrl(), requesterIds));
   const compute = scene.add(
     await ChaosNode.compute({
-      url: nats.url,
+      url: natsUrl(),
       nodeId: computeId,
       dir: await scene.tempDir(),
       executions,
@@ -65,7 +52,7 @@ async function setup(
     requesters.push(
       scene.add(
         await ChaosNode.requester({
-          url: nats.url,
+          url: natsUrl(),
           nodeId: id,
           ...(windowBytes === undefined ? {} : { windowBytes }),
         }),

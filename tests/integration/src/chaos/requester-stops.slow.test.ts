@@ -1,52 +1,39 @@
 // Chaos, part 1: the requester no longer needs the logs, shuts down, loses its connection or
 // comes back under the same id. Compute node and requester are separate OS processes
 // (fixtures/*.mjs); the test process watches the requester's inboxes with a plain subscriber.
-import { NatsServer } from "@tailwire/testkit";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   type ChaosEvent,
   ChaosNode,
   framesAfterStop,
   InboxObserver,
-  Measurements,
   openFollows,
   type RequesterEndedEvent,
   ROUND_TRIP_MS,
-  Scene,
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  useChaosScene,
 } from "./harness.js";
 
-let nats: NatsServer;
-const scene = new Scene();
-const measured = new Measurements();
+const { scene, measured, natsUrl } = useChaosScene("requester stops");
 let ids = 0;
-
-beforeAll(async () => {
-  nats = await NatsServer.start();
-});
-afterEach(() => scene.dispose());
-afterAll(async () => {
-  measured.print("requester stops");
-  await nats?.stop();
-});
 
 async function setup(options: { maxMissed?: number } = {}) {
   const n = ++ids;
   const computeId = `c-stop-${n}`;
   const requesterId = `r-stop-${n}`;
-  const observer = scene.add(await InboxObserver.start(nats.url, [requesterId]));
+  const observer = scene.add(await InboxObserver.start(natsUrl(), [requesterId]));
   const compute = scene.add(
     await ChaosNode.compute({
-      url: nats.url,
+      url: natsUrl(),
       nodeId: computeId,
       dir: await scene.tempDir(),
       executions: ["e1"],
       ...options,
     }),
   );
-  const requester = scene.add(await ChaosNode.requester({ url: nats.url, nodeId: requesterId }));
+  const requester = scene.add(await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId }));
   return { computeId, requesterId, observer, compute, requester };
 }
 
@@ -206,7 +193,7 @@ describe("chaos: the requester no longer needs the logs", () => {
     const streams = await openFollows(requester, computeId, { s1: "e1", s2: "e1" });
     // The new instance's process is up before the old one dies; it connects on command.
     const reborn = scene.add(
-      await ChaosNode.requester({ url: nats.url, nodeId: requesterId, lazy: true }),
+      await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId, lazy: true }),
     );
     await requester.proc.kill();
     reborn.send("connect");

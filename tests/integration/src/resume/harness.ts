@@ -5,7 +5,8 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LogStore, LogStreamServerStats } from "@tailwire/compute";
 import type { LogEntry, LogStream } from "@tailwire/requester";
-import { NodeProcess } from "@tailwire/testkit";
+import type { NodeProcess } from "@tailwire/testkit";
+import { EventProcess, type ProcessEvent, startScript } from "../support/event-process.js";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 let tags = 0;
@@ -25,32 +26,22 @@ export interface ComputeConfig {
 }
 
 /** fixtures/compute-node.mjs: a LogStreamServer in its own process. */
-export class ComputeProcess {
-  readonly proc: NodeProcess;
-
+export class ComputeProcess extends EventProcess {
   private constructor(proc: NodeProcess) {
-    this.proc = proc;
+    super(proc);
   }
 
   static async start(config: ComputeConfig, readyTimeoutMs = 60_000): Promise<ComputeProcess> {
-    const proc = await NodeProcess.start({
-      script: new URL("compute-node.mjs", FIXTURES),
-      args: [JSON.stringify(config)],
-      readyLine: '{"ev":"ready"',
+    const proc = await startScript(new URL("compute-node.mjs", FIXTURES), config, {
       readyTimeoutMs,
     });
     return new ComputeProcess(proc);
   }
 
   async stats(): Promise<LogStreamServerStats> {
-    return (await this.#ask<{ stats: LogStreamServerStats }>("stats")).stats;
-  }
-
-  async #ask<T>(command: string): Promise<T> {
     const tag = `t${++tags}`;
-    this.proc.stdin.write(`${command} ${tag}\n`);
-    const line = await this.proc.waitForLine(`{"ev":"${command}","id":"${tag}"`, 10_000);
-    return JSON.parse(line) as T;
+    this.send(`stats ${tag}`);
+    return (await this.event<ProcessEvent & { stats: LogStreamServerStats }>("stats", tag)).stats;
   }
 }
 

@@ -8,17 +8,12 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type EndCause, LogStreamServer, MemoryLogStore } from "@tailwire/compute";
 import type { Logger } from "@tailwire/protocol";
 import { ExecutionNotFoundError, type LogStreamClient } from "@tailwire/requester";
-import { NodeProcess, pollUntil } from "@tailwire/testkit";
+import { pollUntil } from "@tailwire/testkit";
+import { EventProcess, startScript, type TimedEvent } from "../support/event-process.js";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
-export interface FixtureEvent {
-  ev: string;
-  id: string;
-  /** Date.now() in the process that printed it. */
-  t: number;
-  [field: string]: unknown;
-}
+export type FixtureEvent = TimedEvent;
 
 /** Sums of every server's stats() in a fleet process. */
 export interface FleetStats {
@@ -47,38 +42,7 @@ let tags = 0;
 const uniqueTag = () => `q${process.pid}x${++tags}`;
 
 /** A fixture process that prints JSON events and takes commands on stdin. */
-class Fixture {
-  readonly proc: NodeProcess;
-
-  constructor(proc: NodeProcess) {
-    this.proc = proc;
-  }
-
-  send(command: string): void {
-    this.proc.stdin.write(`${command}\n`);
-  }
-
-  /** The first event `ev` about `id`, already printed or future. */
-  async event<E extends FixtureEvent = FixtureEvent>(
-    ev: string,
-    id: string,
-    timeoutMs = 10_000,
-  ): Promise<E> {
-    const line = await this.proc.waitForLine(
-      `{"ev":${JSON.stringify(ev)},"id":${JSON.stringify(id)},`,
-      timeoutMs,
-    );
-    return JSON.parse(line) as E;
-  }
-
-  /** Every event `ev` printed so far. */
-  events<E extends FixtureEvent = FixtureEvent>(ev: string): E[] {
-    const prefix = `{"ev":${JSON.stringify(ev)},`;
-    return this.proc.stdoutLines
-      .filter((line) => line.startsWith(prefix))
-      .map((line) => JSON.parse(line) as E);
-  }
-
+class Fixture extends EventProcess<FixtureEvent> {
   async kill(): Promise<void> {
     if (this.proc.running) await this.proc.kill("SIGKILL");
   }
@@ -97,11 +61,8 @@ export class Fleet extends Fixture {
     maxMissed?: number;
     events?: boolean;
   }): Promise<Fleet> {
-    const proc = await NodeProcess.start({
-      script: new URL("compute-fleet.mjs", FIXTURES),
-      args: [JSON.stringify(config)],
+    const proc = await startScript(new URL("compute-fleet.mjs", FIXTURES), config, {
       nodeArgs: ["--expose-gc"],
-      readyLine: '{"ev":"ready"',
       readyTimeoutMs: 30_000,
     });
     return new Fleet(proc);
@@ -123,10 +84,7 @@ export class RequesterProcess extends Fixture {
     heartbeatTimeoutMs?: number;
     computeLostAfterMissed?: number;
   }): Promise<RequesterProcess> {
-    const proc = await NodeProcess.start({
-      script: new URL("requester-node.mjs", FIXTURES),
-      args: [JSON.stringify(config)],
-      readyLine: '{"ev":"ready"',
+    const proc = await startScript(new URL("requester-node.mjs", FIXTURES), config, {
       readyTimeoutMs: 20_000,
     });
     return new RequesterProcess(proc);
