@@ -7,12 +7,11 @@ import {
   type ErrorCode,
   encode,
   isErrorCode,
-  isStreamId,
   type Logger,
   type LogRequest,
   MessageType,
+  parseStreamInbox,
   silentLogger,
-  streamIdOfInbox,
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
@@ -160,11 +159,12 @@ export class LogStreamServer {
     } catch (error) {
       const code =
         error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST";
-      const streamId = reply ? streamIdOfInbox(reply) : "";
+      // Answer only on a genuine stream inbox, like every other frame this node sends.
+      const inbox = reply ? parseStreamInbox(reply) : undefined;
       this.#reject(
         code,
         messageOf(error),
-        reply && isStreamId(streamId) ? { reply, streamId } : undefined,
+        inbox && reply ? { reply, streamId: inbox.streamId } : undefined,
         {},
       );
       return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isExecutionId, isStreamId, newStreamId } from "./ids.js";
-import { streamIdOfInbox, subjects } from "./subjects.js";
+import { parseStreamInbox, streamIdOfInbox, subjects } from "./subjects.js";
 
 describe("subjects", () => {
   it("builds the v1 subjects", () => {
@@ -11,6 +11,24 @@ describe("subjects", () => {
     const inbox = subjects.streamInbox("req-0", "abc");
     expect(inbox).toBe("_TW.req-0.s.abc");
     expect(streamIdOfInbox(inbox)).toBe("abc");
+  });
+
+  it("recognises exactly the stream inboxes", () => {
+    const sid = "b3JhbmdlLXN0cmVhbS1pZA";
+    expect(parseStreamInbox(`_TW.req-0.s.${sid}`)).toEqual({
+      requesterNodeId: "req-0",
+      streamId: sid,
+    });
+    for (const other of [
+      `elsewhere.${sid}`,
+      `_TW.req-0.x.${sid}`,
+      `_TW.req-0.s.short`,
+      `_TW.*.s.${sid}`,
+      `x._TW.req-0.s.${sid}`,
+      `_TW.req-0.s.${sid}.x`,
+    ]) {
+      expect(parseStreamInbox(other)).toBeUndefined();
+    }
   });
 
   it.each(["a.b", "*", ">", "a b", "", "x".repeat(129)])(

@@ -1,4 +1,4 @@
-import { isNodeId } from "./ids.js";
+import { isNodeId, isStreamId } from "./ids.js";
 
 /**
  * Subjects of protocol v1. The version is part of every subject a node subscribes to, so a v2
@@ -36,6 +36,22 @@ export const subjects = {
     `${subjects.requesterPrefix(requesterNodeId)}.s.${streamId}`,
   heartbeat: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.hb`,
 } as const;
+
+/**
+ * The requester and stream of a subject that is exactly a stream inbox
+ * (`_TW.<requesterNodeId>.s.<streamId>`), else undefined: a compute node answers nowhere else.
+ */
+export function parseStreamInbox(
+  subject: string,
+): { requesterNodeId: string; streamId: string } | undefined {
+  const parts = subject.split(".");
+  if (parts.length !== 4 || parts[0] !== SUBJECT_PREFIX_REQUESTER || parts[2] !== "s")
+    return undefined;
+  const [, requesterNodeId, , streamId] = parts as [string, string, string, string];
+  return isNodeId(requesterNodeId) && isStreamId(streamId)
+    ? { requesterNodeId, streamId }
+    : undefined;
+}
 
 /** The stream id of a frame subject built by `subjects.streamInbox` (its last token). */
 export function streamIdOfInbox(subject: string): string {

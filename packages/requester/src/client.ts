@@ -286,6 +286,12 @@ export class LogStreamClient {
       return;
     }
     const status = msg.headers?.code ?? 0;
+    // "No responders" answers a request: once the stream is accepted, a 503 on its inbox is
+    // someone else's request that named this inbox, not news about this stream.
+    if (status === NO_RESPONDERS && stream.attempt.reader.accepted) {
+      this.#counters.framesIgnored++;
+      return;
+    }
     if (status === NO_RESPONDERS) {
       this.#broken(
         stream,
@@ -330,6 +336,14 @@ export class LogStreamClient {
       outcome = attempt.reader.read(decoded.value);
     } catch (error) {
       this.#reject(stream, asTailwireError(error));
+      return;
+    }
+    if (outcome.kind === "ignored") {
+      this.#counters.framesIgnored++;
+      this.#options.logger.debug(
+        { streamId: attempt.streamId, reason: outcome.reason },
+        "frame ignored",
+      );
       return;
     }
     const now = monotonicNow();

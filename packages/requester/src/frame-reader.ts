@@ -18,7 +18,9 @@ export type FrameOutcome =
   /** Complete lines only: partial pieces are held back until their line is whole. */
   | { kind: "data"; entries: LogEntry[] }
   | { kind: "end"; frame: EndFrame }
-  | { kind: "error"; error: TailwireError };
+  | { kind: "error"; error: TailwireError }
+  /** Not for this stream any more: an un-numbered Error (a rejection) after it was accepted. */
+  | { kind: "ignored"; reason: string };
 
 /**
  * A joined line may not grow past this: a compute node that never ends a partial line must not
@@ -89,6 +91,12 @@ export class FrameReader {
         return { kind: "end", frame };
       case "ExecutionLogs.Error/v1": {
         // Error frames sent before acceptance carry no number; numbered ones must not skip any.
+        // An un-numbered one after acceptance is a compute node rejecting some other request
+        // that named this inbox (a duplicate stream id, a malformed request): it must not end
+        // the stream this inbox belongs to.
+        if (frame.n === undefined && this.accepted) {
+          return { kind: "ignored", reason: `rejection ${frame.code} of another request` };
+        }
         if (frame.n !== undefined) this.#checkNumber(frame.n);
         // Codes from a newer peer map to INTERNAL; the original code stays in the message.
         const code = isErrorCode(frame.code) ? frame.code : "INTERNAL";
