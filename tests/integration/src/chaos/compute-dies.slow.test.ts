@@ -4,21 +4,18 @@
 // node must not get anything to the consumer of an ended stream.
 import { describe, expect, it } from "vitest";
 import {
-  ChaosNode,
+  type ChaosNode,
   COMPUTE_LOST_WINDOW_MS,
   framesAfterStop,
-  InboxObserver,
   openFollows,
   type RequesterEndedEvent,
   ROUND_TRIP_MS,
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  TOPOLOGIES,
   useChaosScene,
 } from "./harness.js";
-
-const { scene, measured, natsUrl } = useChaosScene("compute dies");
-let ids = 0;
 
 /**
  * Lost after lostAfterMissed silent intervals from the last thing heard: a frame (every 20 ms)
@@ -27,46 +24,44 @@ let ids = 0;
 const EARLIEST_MS = TIMING.heartbeatIntervalMs * (TIMING.computeLostAfterMissed - 1);
 const LATEST_MS = COMPUTE_LOST_WINDOW_MS + SLACK_MS;
 
-async function setup(executions = ["e1"]) {
-  const n = ++ids;
-  const computeId = `c-cdie-${n}`;
-  const requesterId = `r-cdie-${n}`;
-  const observer = scene.add(await InboxObserver.start(natsUrl(), [requesterId]));
-  const compute = scene.add(
-    await ChaosNode.compute({
-      url: natsUrl(),
-      nodeId: computeId,
-      dir: await scene.tempDir(),
-      executions,
-    }),
-  );
-  const requester = scene.add(await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId }));
-  return { computeId, observer, compute, requester };
-}
+let ids = 0;
 
-async function lostWithinWindow(
-  requester: ChaosNode,
-  tags: string[],
-  stopAt: number,
-  what: string,
-): Promise<RequesterEndedEvent[]> {
-  const ended: RequesterEndedEvent[] = [];
-  for (const tag of tags) {
-    const end = await requester.event<RequesterEndedEvent>("ended", tag);
-    expect(end).toMatchObject({
-      outcome: "error",
-      error: "ComputeNodeLostError",
-      code: "COMPUTE_NODE_LOST",
-    });
-    const ms = measured.add(what, end.t - stopAt, `${EARLIEST_MS}..${LATEST_MS}`);
-    expect(ms).toBeGreaterThanOrEqual(EARLIEST_MS);
-    expect(ms).toBeLessThanOrEqual(LATEST_MS);
-    ended.push(end);
+describe.each(TOPOLOGIES)("chaos: the compute node dies [%s]", (topology) => {
+  // Once on one nats-server, once on a 3-node cluster with every side on its own member.
+  const chaos = useChaosScene("compute dies", topology);
+
+  async function setup(executions = ["e1"]) {
+    const n = ++ids;
+    const computeId = `c-cdie-${n}`;
+    const requesterId = `r-cdie-${n}`;
+    const observer = await chaos.observer([requesterId]);
+    const compute = await chaos.compute({ nodeId: computeId, executions });
+    const requester = await chaos.requester({ nodeId: requesterId });
+    return { computeId, observer, compute, requester };
   }
-  return ended;
-}
 
-describe("chaos: the compute node dies", () => {
+  async function lostWithinWindow(
+    requester: ChaosNode,
+    tags: string[],
+    stopAt: number,
+    what: string,
+  ): Promise<RequesterEndedEvent[]> {
+    const ended: RequesterEndedEvent[] = [];
+    for (const tag of tags) {
+      const end = await requester.event<RequesterEndedEvent>("ended", tag);
+      expect(end).toMatchObject({
+        outcome: "error",
+        error: "ComputeNodeLostError",
+        code: "COMPUTE_NODE_LOST",
+      });
+      const ms = chaos.measured.add(what, end.t - stopAt, `${EARLIEST_MS}..${LATEST_MS}`);
+      expect(ms).toBeGreaterThanOrEqual(EARLIEST_MS);
+      expect(ms).toBeLessThanOrEqual(LATEST_MS);
+      ended.push(end);
+    }
+    return ended;
+  }
+
   it("SIGKILL: every stream it served ends with ComputeNodeLostError within computeLostAfterMissed × interval", async () => {
     const { computeId, compute, requester } = await setup(["e1", "e2"]);
     await openFollows(requester, computeId, { s1: "e1", s2: "e2", s3: "e1" });
@@ -94,7 +89,7 @@ describe("chaos: the compute node dies", () => {
     for (const [tag, streamId] of Object.entries(streams)) {
       const end = await requester.event<RequesterEndedEvent>("ended", tag);
       expect(end).toMatchObject({ outcome: "error", error: "GoingAwayError", code: "GOING_AWAY" });
-      const ms = measured.add(
+      const ms = chaos.measured.add(
         "compute close → GoingAwayError",
         end.t - closing.t,
         `${ROUND_TRIP_MS}`,
@@ -136,7 +131,7 @@ describe("chaos: the compute node dies", () => {
     for (const streamId of Object.values(streams)) {
       const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
       expect(["cancelled", "unknown_to_requester"]).toContain(end.cause);
-      const ms = measured.add(
+      const ms = chaos.measured.add(
         `thaw → producer stopped (cause ${end.cause})`,
         end.t - thawedAt,
         `${window}`,

@@ -1,14 +1,21 @@
 // Drives the chaos fixtures (fixtures/*.mjs): a compute node and requester nodes as separate OS
 // processes that print JSON events and take commands on stdin, and a plain NATS subscriber that
-// watches a requester's stream inboxes from the test process.
+// watches a requester's stream inboxes from the test process. Every chaos test runs in each
+// TOPOLOGY: one nats-server for everybody, and a 3-node cluster with every side on its own member.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LogStreamServerStats } from "@tailwire/compute";
-import { decodeFrame } from "@tailwire/protocol";
+import { decodeFrame, subjects } from "@tailwire/protocol";
 import type { LogStreamClientStats } from "@tailwire/requester";
-import { type ExitStatus, NatsServer, type NodeProcess } from "@tailwire/testkit";
+import {
+  type ExitStatus,
+  NatsCluster,
+  NatsServer,
+  type NodeProcess,
+  pollUntil,
+} from "@tailwire/testkit";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { EventProcess, startScript, type TimedEvent } from "../support/event-process.js";
 
@@ -61,6 +68,23 @@ export interface RequesterStatsEvent extends ChaosEvent {
   droppedControl: number;
 }
 
+export interface ComputeConfig {
+  nodeId: string;
+  executions: string[];
+  heartbeatTimeoutMs?: number;
+  maxMissed?: number;
+  tickMs?: number;
+}
+
+export interface RequesterConfig {
+  nodeId: string;
+  lazy?: boolean;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  computeLostAfterMissed?: number;
+  windowBytes?: number;
+}
+
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 let tags = 0;
 const uniqueTag = (prefix: string) => `${prefix}${process.pid}x${++tags}`;
@@ -74,15 +98,7 @@ export class ChaosNode extends EventProcess<ChaosEvent> {
     this.nodeId = nodeId;
   }
 
-  static async compute(config: {
-    url: string;
-    nodeId: string;
-    dir: string;
-    executions: string[];
-    heartbeatTimeoutMs?: number;
-    maxMissed?: number;
-    tickMs?: number;
-  }): Promise<ChaosNode> {
+  static async compute(config: ComputeConfig & { url: string; dir: string }): Promise<ChaosNode> {
     const proc = await startScript(
       new URL("compute-node.mjs", FIXTURES),
       { heartbeatTimeoutMs: 2000, maxMissed: TIMING.maxMissed, ...config },
@@ -91,15 +107,7 @@ export class ChaosNode extends EventProcess<ChaosEvent> {
     return new ChaosNode(proc, config.nodeId);
   }
 
-  static async requester(config: {
-    url: string;
-    nodeId: string;
-    lazy?: boolean;
-    heartbeatIntervalMs?: number;
-    heartbeatTimeoutMs?: number;
-    computeLostAfterMissed?: number;
-    windowBytes?: number;
-  }): Promise<ChaosNode> {
+  static async requester(config: RequesterConfig & { url: string }): Promise<ChaosNode> {
     const proc = await startScript(
       new URL("requester-node.mjs", FIXTURES),
       {
@@ -144,24 +152,49 @@ export interface ObservedFrame {
   at: number;
 }
 
+/** The subject every marker is published on (one token per marker: its tag). */
+const MARK_PREFIX = "chaos.mark.";
+
 /**
  * A plain NATS subscriber on `_TW.<requesterId>.s.*`: sees every frame a compute node publishes
  * to that requester, whether or not the requester is alive.
+ *
+ * Ordering, which fence() and flush() rely on: NATS delivers the messages one publisher
+ * connection sent to one subscriber connection in the order they were sent, also across a
+ * cluster. A server forwards everything of one account to a given other member over one route
+ * connection, in the order it processed it, and that member delivers it to the subscriber in
+ * that order; the compute node's frames and its markers go the same way (its server → route →
+ * the observer's server → the observer), so a marker cannot overtake a frame published before it.
  */
 export class InboxObserver {
   readonly frames: ObservedFrame[] = [];
   readonly #nc: NatsConnection;
+  /** Cluster only: a connection to the compute node's server, for flush() (see there). */
+  readonly #relay: NatsConnection | undefined;
   readonly #marks = new Map<string, () => void>();
 
-  private constructor(nc: NatsConnection) {
+  private constructor(nc: NatsConnection, relay: NatsConnection | undefined) {
     this.#nc = nc;
+    this.#relay = relay;
   }
 
-  static async start(url: string, requesterIds: string[]): Promise<InboxObserver> {
+  /**
+   * Subscribes on `url`. `computeUrl`: the compute nodes' server when it is another cluster
+   * member (then flush() goes through it).
+   */
+  static async start(
+    url: string,
+    requesterIds: string[],
+    computeUrl?: string,
+  ): Promise<InboxObserver> {
     const nc = await connect({ servers: url, name: "chaos observer", maxReconnectAttempts: 0 });
-    const observer = new InboxObserver(nc);
+    const relay =
+      computeUrl === undefined || computeUrl === url
+        ? undefined
+        : await connect({ servers: computeUrl, name: "chaos relay", maxReconnectAttempts: 0 });
+    const observer = new InboxObserver(nc, relay);
     for (const id of requesterIds) {
-      nc.subscribe(`_TW.${id}.s.*`, {
+      nc.subscribe(subjects.streamInboxWildcard(id), {
         callback: (_err, msg) => {
           let type = "undecodable";
           let n: number | undefined;
@@ -178,14 +211,19 @@ export class InboxObserver {
         },
       });
     }
-    nc.subscribe("chaos.mark.*", {
+    nc.subscribe(`${MARK_PREFIX}*`, {
       callback: (_err, msg) => {
-        const tag = msg.subject.slice("chaos.mark.".length);
+        const tag = msg.subject.slice(MARK_PREFIX.length);
         observer.#marks.get(tag)?.();
       },
     });
     await nc.flush();
     return observer;
+  }
+
+  /** What the observer subscribes to: interest its publishers' server must have (cluster). */
+  static subjects(requesterIds: string[]): string[] {
+    return [...requesterIds.map((id) => subjects.streamInboxWildcard(id)), `${MARK_PREFIX}*`];
   }
 
   framesOf(streamId: string): ObservedFrame[] {
@@ -194,33 +232,58 @@ export class InboxObserver {
 
   /**
    * Has `compute` publish a marker on its own connection and waits for it here: NATS keeps one
-   * connection's messages in order, so every frame the compute node published before the marker
-   * has been received once this resolves.
+   * connection's messages in order (across routes too, see the class comment), so every frame
+   * the compute node published before the marker has been received once this resolves.
    */
   async fence(compute: ChaosNode, timeoutMs = 5_000): Promise<void> {
+    await this.#mark((subject, tag) => compute.send(`mark ${subject} ${tag}`), timeoutMs);
+  }
+
+  /**
+   * Whatever the compute node's server routed to us before is received after this. One server:
+   * a round trip to it. Cluster: a marker published on the relay connection to the compute
+   * node's server; it takes the route the compute node's frames took, behind everything that
+   * server had processed before (a test calls this once the frames it waits for reached another
+   * member, e.g. the requester got the final frame, so the compute node's server had them).
+   */
+  async flush(): Promise<void> {
+    const relay = this.#relay;
+    if (!relay) {
+      await this.#nc.flush();
+      return;
+    }
+    await this.#mark(async (subject, tag) => {
+      relay.publish(subject, JSON.stringify({ mark: tag }));
+      await relay.flush();
+    });
+  }
+
+  /** Publishes a fresh marker with `publish` and waits until it arrived here. */
+  async #mark(
+    publish: (subject: string, tag: string) => unknown,
+    timeoutMs = 5_000,
+  ): Promise<void> {
     const tag = uniqueTag("m");
+    let timer: NodeJS.Timeout | undefined;
     const received = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+      timer = setTimeout(
         () => reject(new Error(`marker ${tag} not received within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      this.#marks.set(tag, () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      this.#marks.set(tag, resolve);
     });
-    compute.send(`mark chaos.mark.${tag} ${tag}`);
-    await received;
-    this.#marks.delete(tag);
-  }
-
-  /** A round trip to the server: whatever it routed to us before is received after this. */
-  async flush(): Promise<void> {
-    await this.#nc.flush();
+    try {
+      await publish(`${MARK_PREFIX}${tag}`, tag);
+      await received;
+    } finally {
+      clearTimeout(timer);
+      this.#marks.delete(tag);
+    }
   }
 
   async close(): Promise<void> {
     await this.#nc.close();
+    await this.#relay?.close();
   }
 }
 
@@ -310,24 +373,155 @@ export class Measurements {
 }
 
 /**
- * The frame every chaos test file shares: one nats-server for the file, a Scene disposed after
- * each test, the measurements printed (under `title`) at the end. Call at the top of the file.
+ * Where the NATS servers are. "single": one nats-server for everybody (compute, requesters,
+ * observer). "cluster": a 3-node cluster, compute processes on member 0, requester processes on
+ * member 1, the test's observer on member 2, so every frame, heartbeat, control message and
+ * marker crosses a route (the scale issue: every liveness test also passes in that topology).
  */
-export function useChaosScene(title: string): {
-  scene: Scene;
-  measured: Measurements;
-  natsUrl: () => string;
-} {
-  let nats: NatsServer | undefined;
+export type Topology = "single" | "cluster";
+export const TOPOLOGIES: readonly Topology[] = ["single", "cluster"];
+
+/** Who connects where (cluster member index; all to the one server in "single"). */
+const MEMBER = { compute: 0, requester: 1, observer: 2 } as const;
+type Role = keyof typeof MEMBER;
+
+interface Routez {
+  routes?: { subscriptions_list?: string[] }[];
+}
+
+/**
+ * The servers of one file's topology. Each child gets only its own server's URL (the fixtures
+ * connect with maxReconnectAttempts 0): a process is on the member the topology says, or fails.
+ */
+class ChaosNats {
+  readonly #servers: readonly NatsServer[];
+  readonly #stop: () => Promise<void>;
+
+  private constructor(servers: readonly NatsServer[], stop: () => Promise<void>) {
+    this.#servers = servers;
+    this.#stop = stop;
+  }
+
+  static async start(topology: Topology): Promise<ChaosNats> {
+    if (topology === "single") {
+      const nats = await NatsServer.start();
+      return new ChaosNats([nats], () => nats.stop());
+    }
+    const cluster = await NatsCluster.start({ size: 3 });
+    return new ChaosNats(cluster.servers, () => cluster.stop());
+  }
+
+  #server(role: Role): NatsServer {
+    return this.#servers[MEMBER[role]] ?? this.#servers[0]!;
+  }
+
+  url(role: Role): string {
+    return this.#server(role).url;
+  }
+
+  /**
+   * Resolves once the server `publisher` connects to knows the interest in `subs` that clients
+   * of other members registered (cluster; at once on one server, where a flushed SUB is known):
+   * until then that server drops what is published on them (a request gets "no responders").
+   * Interest crosses a route in well under a millisecond on loopback, but a test must not
+   * publish into that moment: the harness waits for it after every subscriber it starts whose
+   * publishers are on another member.
+   */
+  async propagated(publisher: Role, subs: string[]): Promise<void> {
+    if (this.#servers.length === 1) return;
+    const server = this.#server(publisher);
+    await pollUntil(
+      async () => {
+        const known = new Set(
+          ((await server.monitor<Routez>("routez?subs=1")).routes ?? []).flatMap(
+            (r) => r.subscriptions_list ?? [],
+          ),
+        );
+        return subs.every((sub) => known.has(sub)) ? true : undefined;
+      },
+      {
+        timeoutMs: 10_000,
+        intervalMs: 5,
+        what: `interest in ${subs.join(", ")} on ${publisher}'s server`,
+      },
+    );
+  }
+
+  stop(): Promise<void> {
+    return this.#stop();
+  }
+}
+
+/** What a chaos test file works with, for one topology (useChaosScene). */
+export interface ChaosScene {
+  readonly topology: Topology;
+  /** Everything a test started: stopped after each test. */
+  readonly scene: Scene;
+  readonly measured: Measurements;
+  /** An InboxObserver on the observer's server, once the compute nodes' server knows its interest. */
+  observer(requesterIds: string[]): Promise<InboxObserver>;
+  /**
+   * A compute node process on the compute server (in a fresh temp dir), once the requesters'
+   * server knows its request and control subjects: a requester may open streams right away.
+   */
+  compute(config: ComputeConfig): Promise<ChaosNode>;
+  /**
+   * A requester process on the requester server. No wait: it publishes an open only after it
+   * subscribed its inboxes, and its server forwards both over the same route in that order, so
+   * the compute node's server knows where to send frames before it sees the open. (A lazy one's
+   * interest, after `connect`, reaches the compute node's server a fraction of a millisecond
+   * after its `ready`; a heartbeat into that moment counts as one missed beat.)
+   */
+  requester(config: RequesterConfig): Promise<ChaosNode>;
+}
+
+/**
+ * The frame every chaos test file shares, for one topology: its NATS servers for the file (or
+ * describe block: call it inside `describe.each(TOPOLOGIES)`), a Scene disposed after each test,
+ * the measurements printed (under `title` and the topology) at the end.
+ */
+export function useChaosScene(title: string, topology: Topology): ChaosScene {
+  let nats: ChaosNats | undefined;
   const scene = new Scene();
   const measured = new Measurements();
+  const servers = () => {
+    if (!nats) throw new Error("useChaosScene: the NATS servers are not started (outside a test?)");
+    return nats;
+  };
   beforeAll(async () => {
-    nats = await NatsServer.start();
+    nats = await ChaosNats.start(topology);
   });
   afterEach(() => scene.dispose());
   afterAll(async () => {
-    measured.print(title);
+    measured.print(`${title} [${topology}]`);
     await nats?.stop();
   });
-  return { scene, measured, natsUrl: () => nats!.url };
+  return {
+    topology,
+    scene,
+    measured,
+    async observer(requesterIds) {
+      const nats = servers();
+      const observer = scene.add(
+        await InboxObserver.start(nats.url("observer"), requesterIds, nats.url("compute")),
+      );
+      await nats.propagated("compute", InboxObserver.subjects(requesterIds));
+      return observer;
+    },
+    async compute(config) {
+      const nats = servers();
+      const dir = await scene.tempDir();
+      const compute = scene.add(
+        await ChaosNode.compute({ url: nats.url("compute"), dir, ...config }),
+      );
+      await nats.propagated("requester", [
+        subjects.request(config.nodeId),
+        subjects.control(config.nodeId),
+      ]);
+      return compute;
+    },
+    async requester(config) {
+      return scene.add(await ChaosNode.requester({ url: servers().url("requester"), ...config }));
+    },
+  };
 }

@@ -4,10 +4,9 @@
 import { describe, expect, it, vi } from "vitest";
 import {
   type ChaosEvent,
-  ChaosNode,
+  type ChaosNode,
   COMPUTE_LOST_WINDOW_MS,
   framesAfterStop,
-  InboxObserver,
   observeFor,
   openFollows,
   REQUESTER_LOST_WINDOW_MS,
@@ -15,11 +14,9 @@ import {
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  TOPOLOGIES,
   useChaosScene,
 } from "./harness.js";
-
-const { scene, measured, natsUrl } = useChaosScene("requester dies");
-let ids = 0;
 
 /** A requester is given up after maxMissed failed beats: never before (maxMissed - 1) intervals. */
 const EARLIEST_MS = TIMING.heartbeatIntervalMs * (TIMING.maxMissed - 1) - 30;
@@ -28,59 +25,53 @@ const LATEST_MS = REQUESTER_LOST_WINDOW_MS + SLACK_MS;
 /** A small flow-control window (the protocol's minimum), so that a stream nobody reads stalls fast. */
 const WINDOW = 1024;
 
-async function setup(
-  requesterCount: number,
-  executions = ["e1"],
-  options: { maxMissed?: number } = {},
-  windowBytes?: number,
-) {
-  const n = ++ids;
-  const computeId = `c-rdie-${n}`;
-  const requesterIds = Array.from({ length: requesterCount }, (_, i) => `r-rdie-${n}-${i}`);
-  const observer = scene.add(await InboxObserver.start(natsUrl(), requesterIds));
-  const compute = scene.add(
-    await ChaosNode.compute({
-      url: natsUrl(),
-      nodeId: computeId,
-      dir: await scene.tempDir(),
-      executions,
-      ...options,
-    }),
-  );
-  const requesters: ChaosNode[] = [];
-  for (const id of requesterIds) {
-    requesters.push(
-      scene.add(
-        await ChaosNode.requester({
-          url: natsUrl(),
+let ids = 0;
+
+describe.each(TOPOLOGIES)("chaos: the requester node dies [%s]", (topology) => {
+  // Once on one nats-server, once on a 3-node cluster with every side on its own member.
+  const chaos = useChaosScene("requester dies", topology);
+
+  async function setup(
+    requesterCount: number,
+    executions = ["e1"],
+    options: { maxMissed?: number } = {},
+    windowBytes?: number,
+  ) {
+    const n = ++ids;
+    const computeId = `c-rdie-${n}`;
+    const requesterIds = Array.from({ length: requesterCount }, (_, i) => `r-rdie-${n}-${i}`);
+    const observer = await chaos.observer(requesterIds);
+    const compute = await chaos.compute({ nodeId: computeId, executions, ...options });
+    const requesters: ChaosNode[] = [];
+    for (const id of requesterIds) {
+      requesters.push(
+        await chaos.requester({
           nodeId: id,
           ...(windowBytes === undefined ? {} : { windowBytes }),
         }),
-      ),
-    );
+      );
+    }
+    return { computeId, observer, compute, requesters };
   }
-  return { computeId, observer, compute, requesters };
-}
 
-async function lostWithinWindow(
-  compute: ChaosNode,
-  streamIds: string[],
-  stopAt: number,
-  what: string,
-): Promise<StreamEndedEvent[]> {
-  const ended: StreamEndedEvent[] = [];
-  for (const streamId of streamIds) {
-    const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
-    expect(end.cause).toBe("requester_lost");
-    const ms = measured.add(what, end.t - stopAt, `${EARLIEST_MS}..${LATEST_MS}`);
-    expect(ms).toBeGreaterThanOrEqual(EARLIEST_MS);
-    expect(ms).toBeLessThanOrEqual(LATEST_MS);
-    ended.push(end);
+  async function lostWithinWindow(
+    compute: ChaosNode,
+    streamIds: string[],
+    stopAt: number,
+    what: string,
+  ): Promise<StreamEndedEvent[]> {
+    const ended: StreamEndedEvent[] = [];
+    for (const streamId of streamIds) {
+      const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
+      expect(end.cause).toBe("requester_lost");
+      const ms = chaos.measured.add(what, end.t - stopAt, `${EARLIEST_MS}..${LATEST_MS}`);
+      expect(ms).toBeGreaterThanOrEqual(EARLIEST_MS);
+      expect(ms).toBeLessThanOrEqual(LATEST_MS);
+      ended.push(end);
+    }
+    return ended;
   }
-  return ended;
-}
 
-describe("chaos: the requester node dies", () => {
   it("SIGKILL: the compute node stops publishing and releases every stream within interval × maxMissed + timeout", async () => {
     const { computeId, observer, compute, requesters } = await setup(1, ["e1"], {}, WINDOW);
     const requester = requesters[0]!;
@@ -134,7 +125,11 @@ describe("chaos: the requester node dies", () => {
     for (const tag of Object.keys(streams)) {
       const end = await requester.event<RequesterEndedEvent>("ended", tag);
       expect(end).toMatchObject({ outcome: "error", error: "ComputeNodeLostError" });
-      const ms = measured.add("thaw → requester's stream ended", end.t - thawedAt, `${window}`);
+      const ms = chaos.measured.add(
+        "thaw → requester's stream ended",
+        end.t - thawedAt,
+        `${window}`,
+      );
       expect(ms).toBeLessThanOrEqual(window);
     }
     // Nothing was resurrected: no frame, no stream, no heartbeat link on the compute node.

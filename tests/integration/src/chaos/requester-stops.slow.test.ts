@@ -4,46 +4,40 @@
 import { describe, expect, it, vi } from "vitest";
 import {
   type ChaosEvent,
-  ChaosNode,
+  type ChaosNode,
   framesAfterStop,
-  InboxObserver,
   openFollows,
   type RequesterEndedEvent,
   ROUND_TRIP_MS,
   SLACK_MS,
   type StreamEndedEvent,
   TIMING,
+  TOPOLOGIES,
   useChaosScene,
 } from "./harness.js";
 
-const { scene, measured, natsUrl } = useChaosScene("requester stops");
 let ids = 0;
 
-async function setup(options: { maxMissed?: number } = {}) {
-  const n = ++ids;
-  const computeId = `c-stop-${n}`;
-  const requesterId = `r-stop-${n}`;
-  const observer = scene.add(await InboxObserver.start(natsUrl(), [requesterId]));
-  const compute = scene.add(
-    await ChaosNode.compute({
-      url: natsUrl(),
-      nodeId: computeId,
-      dir: await scene.tempDir(),
-      executions: ["e1"],
-      ...options,
-    }),
-  );
-  const requester = scene.add(await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId }));
-  return { computeId, requesterId, observer, compute, requester };
-}
+describe.each(TOPOLOGIES)("chaos: the requester no longer needs the logs [%s]", (topology) => {
+  // Once on one nats-server, once on a 3-node cluster with every side on its own member.
+  const chaos = useChaosScene("requester stops", topology);
 
-async function expectReleased(compute: ChaosNode): Promise<void> {
-  const stats = await compute.computeStats();
-  expect(stats.openStreams).toBe(0);
-  expect(stats.requesters).toEqual([]);
-}
+  async function setup(options: { maxMissed?: number } = {}) {
+    const n = ++ids;
+    const computeId = `c-stop-${n}`;
+    const requesterId = `r-stop-${n}`;
+    const observer = await chaos.observer([requesterId]);
+    const compute = await chaos.compute({ nodeId: computeId, executions: ["e1"], ...options });
+    const requester = await chaos.requester({ nodeId: requesterId });
+    return { computeId, requesterId, observer, compute, requester };
+  }
 
-describe("chaos: the requester no longer needs the logs", () => {
+  async function expectReleased(compute: ChaosNode): Promise<void> {
+    const stats = await compute.computeStats();
+    expect(stats.openStreams).toBe(0);
+    expect(stats.requesters).toEqual([]);
+  }
+
   it("break, cancel(), abort and client.close() each stop the producer within one round trip", async () => {
     const { computeId, observer, compute, requester } = await setup();
     const streams = await openFollows(requester, computeId, {
@@ -60,7 +54,11 @@ describe("chaos: the requester no longer needs the logs", () => {
     const stopped = async (what: string, stopAt: number, streamId: string) => {
       const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
       expect(end.cause).toBe("cancelled");
-      const ms = measured.add(`${what} → producer stopped`, end.t - stopAt, `${ROUND_TRIP_MS}`);
+      const ms = chaos.measured.add(
+        `${what} → producer stopped`,
+        end.t - stopAt,
+        `${ROUND_TRIP_MS}`,
+      );
       expect(ms).toBeLessThanOrEqual(ROUND_TRIP_MS);
       ended.push(end);
     };
@@ -112,7 +110,11 @@ describe("chaos: the requester no longer needs the logs", () => {
     const end = await compute.event<StreamEndedEvent>("stream-ended", s1!);
     expect(end.cause).toBe("unknown_to_requester");
     const window = TIMING.heartbeatIntervalMs + TIMING.heartbeatTimeoutMs + SLACK_MS;
-    const ms = measured.add("lost cancel → producer stopped", end.t - cancelling.t, `${window}`);
+    const ms = chaos.measured.add(
+      "lost cancel → producer stopped",
+      end.t - cancelling.t,
+      `${window}`,
+    );
     expect(ms).toBeLessThanOrEqual(window);
     const stats = await requester.requesterStats();
     expect(stats.droppedControl).toBeGreaterThanOrEqual(1); // the cancel really was lost
@@ -137,7 +139,7 @@ describe("chaos: the requester no longer needs the logs", () => {
     for (const streamId of Object.values(streams)) {
       const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
       expect(end.cause).toBe("cancelled");
-      const ms = measured.add(
+      const ms = chaos.measured.add(
         "requester close → producer stopped",
         end.t - closing.t,
         `${ROUND_TRIP_MS}`,
@@ -167,7 +169,7 @@ describe("chaos: the requester no longer needs the logs", () => {
     requester.send("close-nc");
     const closing = await requester.event("closing-nc", requester.nodeId);
     const end = await compute.event<StreamEndedEvent>("stream-ended", s1!);
-    const ms = measured.add(
+    const ms = chaos.measured.add(
       `connection closed → producer stopped (cause ${end.cause})`,
       end.t - closing.t,
       "600",
@@ -192,9 +194,7 @@ describe("chaos: the requester no longer needs the logs", () => {
     });
     const streams = await openFollows(requester, computeId, { s1: "e1", s2: "e1" });
     // The new instance's process is up before the old one dies; it connects on command.
-    const reborn = scene.add(
-      await ChaosNode.requester({ url: natsUrl(), nodeId: requesterId, lazy: true }),
-    );
+    const reborn = await chaos.requester({ nodeId: requesterId, lazy: true });
     await requester.proc.kill();
     reborn.send("connect");
     const ready = await reborn.event("ready", requesterId);
@@ -203,7 +203,7 @@ describe("chaos: the requester no longer needs the logs", () => {
     for (const streamId of Object.values(streams)) {
       const end = await compute.event<StreamEndedEvent>("stream-ended", streamId);
       expect(end.cause).toBe("unknown_to_requester");
-      const ms = measured.add(
+      const ms = chaos.measured.add(
         "new instance ready → old stream stopped",
         end.t - ready.t,
         `${window}`,
