@@ -1235,8 +1235,37 @@ describe("requester stream inbox _TW.<rid>.s.<sid>", () => {
 
 // ---- regressions: bugs this suite found, fixed ----------------------------------------------------
 
+/**
+ * Opens a live follow, runs `attack` against it, then proves the stream still delivers a line
+ * appended afterwards, and releases it on the compute node before the next case counts streams.
+ */
+async function expectLiveStreamSurvives(
+  attack: (victim: ReturnType<typeof client.streamLogs>) => Promise<void>,
+): Promise<void> {
+  const open = server.stats().openStreams;
+  const victim = client.streamLogs({ nodeId: COMPUTE, executionId: EXEC_DUP, follow: true });
+  const drained = drain(victim);
+  await victim.accepted;
+  try {
+    await attack(victim);
+    const marker = `marker ${newStreamId()}`;
+    await store.append(EXEC_DUP, "stdout", marker);
+    await vi.waitFor(
+      () =>
+        expect(
+          victim.endCause !== undefined || drained.entries.some((e) => e.line === marker),
+        ).toBe(true),
+      WAIT,
+    );
+    expect(victim.endCause).toBeUndefined();
+  } finally {
+    victim.cancel();
+    await vi.waitFor(() => expect(server.stats().openStreams).toBe(open), WAIT);
+  }
+}
+
 describe("regressions of bugs this suite found", () => {
-  // BUG 1 (requester, frame-reader.ts): an Error frame without `n` is accepted at any time,
+  // Was a bug (requester, frame-reader.ts): an Error frame without `n` was accepted at any time,
   // although the protocol sends un-numbered Error frames only before acceptance. The compute
   // node's DUPLICATE_STREAM rejection of a second request with the same (requester, stream id)
   // goes, by construction, to the inbox of the ORIGINAL stream (the reply must be exactly
@@ -1247,108 +1276,57 @@ describe("regressions of bugs this suite found", () => {
   // the stream is accepted; optionally the server drops a DUPLICATE_STREAM answer (no reply).
   // Fixed: FrameReader ignores it (framesIgnored).
   it("a duplicate request for a live LogStreamClient stream leaves that stream open", async () => {
-    const open = server.stats().openStreams;
-    const victim = client.streamLogs({ nodeId: COMPUTE, executionId: EXEC_DUP, follow: true });
-    const drained = drain(victim);
-    await victim.accepted;
-    const rejected = server.stats().requestsRejected.DUPLICATE_STREAM;
-    attacker.publish(
-      subjects.request(COMPUTE),
-      json(
-        requestBody(victim.streamId, {
-          sourcePeerId: REQ,
-          heartbeatSubject: subjects.heartbeat(REQ),
-          executionId: EXEC_DUP,
-          follow: true,
-        }),
-      ),
-      { reply: subjects.streamInbox(REQ, victim.streamId) },
-    );
-    await vi.waitFor(
-      () => expect(server.stats().requestsRejected.DUPLICATE_STREAM).toBe(rejected + 1),
-      WAIT,
-    );
-    const marker = `marker ${Date.now()}`;
-    await store.append(EXEC_DUP, "stdout", marker);
-    try {
-      await vi.waitFor(
-        () =>
-          expect(
-            victim.endCause !== undefined || drained.entries.some((e) => e.line === marker),
-          ).toBe(true),
-        WAIT,
+    await expectLiveStreamSurvives(async (victim) => {
+      const rejected = server.stats().requestsRejected.DUPLICATE_STREAM;
+      attacker.publish(
+        subjects.request(COMPUTE),
+        json(
+          requestBody(victim.streamId, {
+            sourcePeerId: REQ,
+            heartbeatSubject: subjects.heartbeat(REQ),
+            executionId: EXEC_DUP,
+            follow: true,
+          }),
+        ),
+        { reply: subjects.streamInbox(REQ, victim.streamId) },
       );
       // Documented: "DUPLICATE_STREAM ... the original stream continues".
-      expect(victim.endCause).toBeUndefined();
-    } finally {
-      // Released on the compute node before the next case counts its open streams.
-      victim.cancel();
-      await vi.waitFor(() => expect(server.stats().openStreams).toBe(open), WAIT);
-    }
+      await vi.waitFor(
+        () => expect(server.stats().requestsRejected.DUPLICATE_STREAM).toBe(rejected + 1),
+        WAIT,
+      );
+    });
   });
 
   // A forged 503 "no responders" status on a live stream's inbox ended that stream with
   // NodeUnreachableError; a 503 answers a request, so once accepted it is ignored (counted).
   it("a forged 503 status on a live stream's inbox leaves that stream open", async () => {
-    const open = server.stats().openStreams;
-    const victim = client.streamLogs({ nodeId: COMPUTE, executionId: EXEC_DUP, follow: true });
-    const drained = drain(victim);
-    await victim.accepted;
-    const ignored = client.stats().framesIgnored;
-    attacker.publish(subjects.streamInbox(REQ, victim.streamId), new Uint8Array(0), {
-      headers: headers(503, "forged"),
+    await expectLiveStreamSurvives(async (victim) => {
+      const ignored = client.stats().framesIgnored;
+      attacker.publish(subjects.streamInbox(REQ, victim.streamId), new Uint8Array(0), {
+        headers: headers(503, "forged"),
+      });
+      await vi.waitFor(() => expect(client.stats().framesIgnored).toBe(ignored + 1), WAIT);
     });
-    await vi.waitFor(() => expect(client.stats().framesIgnored).toBe(ignored + 1), WAIT);
-    const marker = `marker 503 ${Date.now()}`;
-    await store.append(EXEC_DUP, "stdout", marker);
-    try {
-      await vi.waitFor(
-        () => expect(drained.entries.some((e) => e.line === marker)).toBe(true),
-        WAIT,
-      );
-      expect(victim.endCause).toBeUndefined();
-    } finally {
-      // Released on the compute node before the next case counts its open streams.
-      victim.cancel();
-      await vi.waitFor(() => expect(server.stats().openStreams).toBe(open), WAIT);
-    }
   });
 
   // Same root cause: a garbage request naming a live stream's inbox as reply gets a BAD_REQUEST
-  // Error frame (no n) on that inbox, which ends the live stream at the requester (observed:
+  // Error frame (no n) on that inbox, which ended the live stream at the requester (observed:
   // BadRequestError, endCause "error"). Same fix.
   it("a garbage request replying to a live stream's inbox leaves that stream open", async () => {
-    const open = server.stats().openStreams;
-    const victim = client.streamLogs({ nodeId: COMPUTE, executionId: EXEC_DUP, follow: true });
-    const drained = drain(victim);
-    await victim.accepted;
-    const rejected = server.stats().requestsRejected.BAD_REQUEST;
-    attacker.publish(subjects.request(COMPUTE), text("not json"), {
-      reply: subjects.streamInbox(REQ, victim.streamId),
-    });
-    await vi.waitFor(
-      () => expect(server.stats().requestsRejected.BAD_REQUEST).toBe(rejected + 1),
-      WAIT,
-    );
-    const marker = `marker ${Date.now()}`;
-    await store.append(EXEC_DUP, "stdout", marker);
-    try {
+    await expectLiveStreamSurvives(async (victim) => {
+      const rejected = server.stats().requestsRejected.BAD_REQUEST;
+      attacker.publish(subjects.request(COMPUTE), text("not json"), {
+        reply: subjects.streamInbox(REQ, victim.streamId),
+      });
       await vi.waitFor(
-        () =>
-          expect(
-            victim.endCause !== undefined || drained.entries.some((e) => e.line === marker),
-          ).toBe(true),
+        () => expect(server.stats().requestsRejected.BAD_REQUEST).toBe(rejected + 1),
         WAIT,
       );
-      expect(victim.endCause).toBeUndefined();
-    } finally {
-      // Released on the compute node before the next case counts its open streams.
-      victim.cancel();
-      await vi.waitFor(() => expect(server.stats().openStreams).toBe(open), WAIT);
-    }
+    });
   });
 
-  // BUG 2 (compute, log-stream-server.ts #onRequest): for a request that fails to decode, the
+  // Was a bug (compute, log-stream-server.ts #onRequest): for a request that failed to decode, the
   // rejection is published to ANY reply subject whose last token looks like a stream id, e.g.
   // `elsewhere.<sid>` or `_TW.<rid>.x.<sid>`. PROTOCOL.md: "a request pointing anywhere else is
   // dropped without a reply, so no request can make a compute node publish on someone else's
