@@ -100,12 +100,20 @@ async function rate(server, linesPerSecond, windowMs) {
   latencies.sort((a, b) => a - b);
   return {
     offeredLinesPerSecond: linesPerSecond,
-    linesPerSecond: (delivered / wallMs) * 1000,
-    cpuMicrosPerLine: (((cpu.user + cpu.system) / 1000 + (w1.cpuMs - w0.cpuMs)) * 1000) / delivered,
+    ...throughput(delivered, wallMs, cpu, w1.cpuMs - w0.cpuMs),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
-    requesterCpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
-    computeCpuPercent: ((w1.cpuMs - w0.cpuMs) / wallMs) * 100,
     ...mem,
+  };
+}
+
+/** Throughput and CPU figures of one run: requester CPU from cpuUsage, compute CPU from the worker. */
+function throughput(lines, wallMs, cpu, workerCpuMs) {
+  const requesterCpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    linesPerSecond: (lines / wallMs) * 1000,
+    cpuMicrosPerLine: ((requesterCpuMs + workerCpuMs) * 1000) / lines,
+    requesterCpuPercent: (requesterCpuMs / wallMs) * 100,
+    computeCpuPercent: (workerCpuMs / wallMs) * 100,
   };
 }
 
@@ -144,11 +152,8 @@ async function backlog(server, lines) {
   return {
     lines: total,
     seconds: wallMs / 1000,
-    linesPerSecond: (total / wallMs) * 1000,
     mbPerSecond: (total * LINE_BYTES) / wallMs / 1000,
-    cpuMicrosPerLine: (((cpu.user + cpu.system) / 1000 + (w1.cpuMs - w0.cpuMs)) * 1000) / total,
-    requesterCpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
-    computeCpuPercent: ((w1.cpuMs - w0.cpuMs) / wallMs) * 100,
+    ...throughput(total, wallMs, cpu, w1.cpuMs - w0.cpuMs),
     ...peak,
   };
 }
@@ -183,11 +188,8 @@ async function raw(server, lines) {
   return {
     lines: total,
     seconds: wallMs / 1000,
-    linesPerSecond: (total / wallMs) * 1000,
     mbPerSecond: (total * LINE_BYTES) / wallMs / 1000,
-    cpuMicrosPerLine: (((cpu.user + cpu.system) / 1000 + (w1.cpuMs - w0.cpuMs)) * 1000) / total,
-    requesterCpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
-    computeCpuPercent: ((w1.cpuMs - w0.cpuMs) / wallMs) * 100,
+    ...throughput(total, wallMs, cpu, w1.cpuMs - w0.cpuMs),
     ...mem,
   };
 }
