@@ -1,3 +1,4 @@
+import { Buffer, isAscii, isUtf8 } from "node:buffer";
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import {
@@ -22,6 +23,8 @@ import {
   type StreamFrame,
 } from "./schemas.js";
 
+export { dataFrameEnvelopeBytes, encodeDataFrame } from "./data-frame-encoder.js";
+
 // Validators are compiled once at load: decoding a frame must stay cheap on the hot path.
 const validators = {
   [MessageType.Request]: TypeCompiler.Compile(LogRequest),
@@ -44,7 +47,6 @@ export const MAX_MESSAGE_BYTES = {
   frame: 64 * 1024 * 1024,
 } as const;
 
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const textEncoder = new TextEncoder();
 
 function checkSize(bytes: Uint8Array, maxBytes: number): void {
@@ -55,12 +57,16 @@ function checkSize(bytes: Uint8Array, maxBytes: number): void {
   }
 }
 
+/**
+ * Strict UTF-8 decoding (invalid input is an error, not U+FFFD). Node checks validity and ASCII
+ * with SIMD, and copies ASCII (most log text) straight into a one-byte string: several times
+ * faster than a fatal TextDecoder on a frame's body. A BOM is kept: it is part of the first line.
+ */
 function utf8(bytes: Uint8Array): string {
-  try {
-    return textDecoder.decode(bytes);
-  } catch {
-    throw new BadRequestError("message is not valid UTF-8");
-  }
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(buffer)) return buffer.toString("latin1");
+  if (!isUtf8(buffer)) throw new BadRequestError("message is not valid UTF-8");
+  return buffer.toString("utf8");
 }
 
 function parseJson(bytes: Uint8Array, maxBytes: number): unknown {
@@ -228,56 +234,6 @@ export function tryDecode<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array
 export function encode(message: MessageV1): Uint8Array {
   validate(message.type, message);
   return textEncoder.encode(JSON.stringify(message));
-}
-
-/**
- * Builds a data frame: the columns are joined directly and the lines follow the JSON as a body,
- * which is several times cheaper than serialising (and, on the other side, parsing) them. `partial` says the last
- * line continues in the next frame. The result's byteLength is exactly what goes on the wire.
- */
-export function encodeDataFrame(
-  streamId: string,
-  n: number,
-  entries: readonly LogEntry[],
-  partial = false,
-): Uint8Array {
-  const count = entries.length;
-  const timeBase = count > 0 ? (entries[0] as LogEntry).time : 0;
-  const seq = new Array<number>(count);
-  const time = new Array<number>(count);
-  const line = new Array<string>(count);
-  let stream = "";
-  let newlines = false;
-  for (let i = 0; i < count; i++) {
-    const entry = entries[i] as LogEntry;
-    seq[i] = entry.seq;
-    time[i] = entry.time - timeBase;
-    line[i] = entry.line;
-    stream += entry.stream === "stdout" ? "o" : "e";
-    if (!newlines && entry.line.includes("\n")) newlines = true;
-  }
-  // The stream id is embedded unescaped: its pattern allows nothing that would need escaping.
-  const head =
-    `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
-    `"seq":[${seq.join(",")}],"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}]` +
-    `${partial ? ',"partial":true' : ""}`;
-  // Lines go as a body after the JSON, unless one of them holds a newline (a store may be given
-  // such a "line"): then they go as a JSON column, escaped.
-  const json = newlines
-    ? `${head},"line":${JSON.stringify(line)}}`
-    : `${head}}\n${line.join("\n")}`;
-  return textEncoder.encode(json);
-}
-
-/**
- * The bytes of a data frame's envelope (everything but its columns' contents) for the widest
- * frame number and time base, so a producer can size frames: per entry it adds the digits of seq
- * and of the time offset, the stream character, the line's JSON, and 3 commas.
- */
-export function dataFrameEnvelopeBytes(streamId: string): number {
-  const widest = Number.MAX_SAFE_INTEGER;
-  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"seq":[],"stream":"","timeBase":${widest},"time":[],"line":[],"partial":true}`
-    .length;
 }
 
 /** Expands a data frame's columns into entries (for consumers that want objects). */
