@@ -12,8 +12,11 @@ export interface PendingFrame {
 
 /** Decimal digits of an integer (with its sign), without building its string. */
 function digits(value: number): number {
-  let d = value < 0 ? 2 : 1;
-  for (let v = Math.abs(value); v >= 10; v = Math.floor(v / 10)) d++;
+  if (value < 0) return 1 + digits(-value);
+  if (value < 1e4) return value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : 4;
+  if (value < 1e8) return value < 1e5 ? 5 : value < 1e6 ? 6 : value < 1e7 ? 7 : 8;
+  let d = 9;
+  for (let v = value; v >= 1e9; v = Math.floor(v / 10)) d++;
   return d;
 }
 
@@ -52,6 +55,10 @@ export class FrameBatcher {
    * room is shrunk by it, so a stream of, say, JSON log lines stops overflowing after one frame.
    */
   #expansion = 1;
+  /** What entries may count in a frame: the room, shrunk by the expansion. */
+  #limit: number;
+  /** The time of the pending frame's first entry: time offsets are relative to it. */
+  #timeBase = 0;
 
   constructor(streamId: string, maxFrameBytes: number, exact = false) {
     this.#streamId = streamId;
@@ -59,6 +66,7 @@ export class FrameBatcher {
     this.#exact = exact;
     this.#pending = this.#emptyFrame();
     this.#room = maxFrameBytes - dataFrameEnvelopeBytes(streamId);
+    this.#limit = this.#room;
     if (this.#room < 40 + MIN_PART_BYTES) {
       throw new RangeError(`maxFrameBytes ${maxFrameBytes} is too small for a data frame`);
     }
@@ -70,7 +78,7 @@ export class FrameBatcher {
 
   add(entry: LogEntry): void {
     const bytes = this.#entryBytes(entry);
-    if (this.#pending.bytes + bytes > this.#room / this.#expansion) {
+    if (this.#pending.bytes + bytes > this.#limit) {
       if (bytes > this.#room) {
         this.#addSplit(entry);
         return;
@@ -103,6 +111,7 @@ export class FrameBatcher {
       const ratio = data.byteLength / (frame.bytes + this.#maxFrameBytes - this.#room);
       this.#expansion =
         ratio > this.#expansion ? ratio : Math.max(1, (this.#expansion + ratio) / 2);
+      this.#limit = this.#room / this.#expansion;
     }
     if (data.byteLength <= this.#maxFrameBytes) return data;
     const exact = new FrameBatcher(this.#streamId, this.#maxFrameBytes, true);
@@ -119,8 +128,7 @@ export class FrameBatcher {
   }
 
   #entryBytes(entry: LogEntry): number {
-    const first = this.#pending.entries[0];
-    const overhead = entryOverhead(entry, first ? first.time : entry.time);
+    const overhead = entryOverhead(entry, this.hasPending ? this.#timeBase : entry.time);
     return (
       overhead +
       (this.#exact ? Buffer.byteLength(JSON.stringify(entry.line)) - 2 : entry.line.length)
@@ -128,6 +136,7 @@ export class FrameBatcher {
   }
 
   #push(entry: LogEntry, bytes: number): void {
+    if (!this.hasPending) this.#timeBase = entry.time;
     this.#pending.entries.push(entry);
     this.#pending.bytes += bytes;
   }
@@ -136,8 +145,7 @@ export class FrameBatcher {
     const line = entry.line;
     let start = 0;
     for (;;) {
-      const first = this.#pending.entries[0];
-      const overhead = entryOverhead(entry, first ? first.time : entry.time);
+      const overhead = entryOverhead(entry, this.hasPending ? this.#timeBase : entry.time);
       // Content budget in the frame being filled: room minus the entry's overhead.
       const budget = this.#room - this.#pending.bytes - overhead;
       if (budget < MIN_PART_BYTES) {

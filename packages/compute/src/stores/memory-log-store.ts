@@ -154,7 +154,10 @@ function startAfter(log: ExecutionLog, options: ReadOptions, filter: Filter | un
   if (options.fromSeq !== undefined) after = options.fromSeq;
   else if (options.tail === undefined) after = 0;
   else if (options.tail === 0) after = log.lastSeq;
-  else {
+  else if (!filter) {
+    // Every retained entry matches and seqs are consecutive: the tail starts at a known seq.
+    after = Math.max(log.firstSeq - 1, log.lastSeq - options.tail);
+  } else {
     // Walk back from the newest entry until `tail` matching entries are behind us.
     let found = 0;
     after = log.firstSeq - 1;
