@@ -119,6 +119,32 @@ describe("LogStreamClient: a stream from request to end", () => {
     expect(entries.every((e) => !("partial" in e))).toBe(true);
   });
 
+  it("batches() delivers the same entries, a frame's whole lines at a time, joined lines included", async () => {
+    const { client } = await rig.client();
+    const compute = await rig.compute();
+    const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-batches" });
+    const remote = await compute.nextRequest();
+    remote.accept();
+    remote.data([
+      { seq: 1, line: "one" },
+      { seq: 2, line: "two" },
+    ]);
+    remote.data([{ seq: 3, line: "thr" }], true);
+    remote.data([
+      { seq: 3, line: "ee" },
+      { seq: 4, line: "four" },
+    ]);
+    remote.end(4, 0);
+    const batches: string[][] = [];
+    for await (const batch of stream.batches()) batches.push(batch.map((e) => e.line));
+    expect(batches).toEqual([
+      ["one", "two"],
+      ["three", "four"],
+    ]);
+    expect(stream.lastSeq).toBe(4);
+    expect(stream.exitCode).toBe(0);
+  });
+
   it("an End before any data ends iteration at once, and late frames are ignored and counted", async () => {
     const { client } = await rig.client();
     const compute = await rig.compute();
@@ -300,6 +326,22 @@ describe("LogStreamClient: cancel", () => {
       sourcePeerId: client.nodeId,
       cancel: [stream.streamId],
     });
+    expect(stream.endCause).toBe("cancelled");
+    expect(client.stats().openStreams).toBe(0);
+  });
+
+  it("breaking out of a loop over batches() sends a cancel to the compute node", async () => {
+    const { client } = await rig.client();
+    const compute = await rig.compute();
+    const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec", follow: true });
+    const remote = await compute.nextRequest();
+    remote.accept();
+    remote.data([{ seq: 1, line: "a" }]);
+    for await (const batch of stream.batches()) {
+      expect(batch.map((e) => e.line)).toEqual(["a"]);
+      break;
+    }
+    await compute.waitForCancel(stream.streamId);
     expect(stream.endCause).toBe("cancelled");
     expect(client.stats().openStreams).toBe(0);
   });

@@ -37,6 +37,21 @@ describe("EntryBuffer", () => {
     expect(next).toBe(5001);
   });
 
+  it("takeBatch hands out the rest of the oldest batch and releases its bytes once", () => {
+    const released: number[] = [];
+    const buffer = new EntryBuffer((bytes) => released.push(bytes));
+    buffer.push([entry(1), entry(2), entry(3)], 100);
+    buffer.push([entry(4)], 50);
+    expect(buffer.take()?.seq).toBe(1);
+    expect(buffer.takeBatch()?.map((e) => e.seq)).toEqual([2, 3]);
+    expect(released).toEqual([100]);
+    expect(buffer.bytes).toBe(50);
+    expect(buffer.takeBatch()?.map((e) => e.seq)).toEqual([4]);
+    expect(released).toEqual([100, 50]);
+    expect(buffer.takeBatch()).toBeUndefined();
+    expect(buffer.isEmpty).toBe(true);
+  });
+
   it("clear drops everything without releasing credit", () => {
     const released: number[] = [];
     const buffer = new EntryBuffer((bytes) => released.push(bytes));

@@ -50,6 +50,22 @@ export class EntryBuffer {
     return entry;
   }
 
+  /**
+   * The rest of the oldest batch, at once (what is left of one frame's entries): the same
+   * entries, order and credit as that many take() calls, at one step's cost.
+   */
+  takeBatch(): readonly LogEntry[] | undefined {
+    const batch = this.#batches[this.#head];
+    if (!batch) return undefined;
+    const entries = batch.index === 0 ? batch.entries : batch.entries.slice(batch.index);
+    batch.index = batch.entries.length;
+    this.#batches[this.#head++] = undefined;
+    this.#compact();
+    this.#bytes -= batch.bytes;
+    this.#onReleased(batch.bytes);
+    return entries;
+  }
+
   /** Drops everything without releasing credit: used once the stream is over. */
   clear(): void {
     this.#batches = [];

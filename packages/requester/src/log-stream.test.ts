@@ -91,9 +91,43 @@ describe("ClientStream", () => {
     await expect(stream.accepted).rejects.toBe(error);
   });
 
-  it("can be iterated only once", () => {
+  it("can be iterated only once, by entries or by batches", () => {
     const { stream } = setup();
     stream[Symbol.asyncIterator]();
     expect(() => stream[Symbol.asyncIterator]()).toThrow(TypeError);
+    const other = setup().stream;
+    other.batches()[Symbol.asyncIterator]();
+    expect(() => other[Symbol.asyncIterator]()).toThrow(TypeError);
+    expect(() => other.batches()[Symbol.asyncIterator]()).toThrow(TypeError);
+  });
+
+  it("batches() hands out frames' entries whole, releases credit per batch and tracks lastSeq", async () => {
+    const { stream, events, accepted, entry } = setup();
+    stream.markAccepted(accepted, 0);
+    const it = stream.batches()[Symbol.asyncIterator]();
+    const pending = it.next();
+    stream.push([entry(4), entry(5)], 70);
+    stream.push([entry(6)], 30);
+    await expect(pending).resolves.toEqual({ done: false, value: [entry(4), entry(5)] });
+    expect(events).toEqual(["released 70"]);
+    expect(stream.lastSeq).toBe(5);
+    const error = new ComputeNodeLostError("gone");
+    stream.finish("compute_node_lost", error, false);
+    await expect(it.next()).resolves.toEqual({ done: false, value: [entry(6)] });
+    expect(stream.lastSeq).toBe(6);
+    await expect(it.next()).rejects.toBe(error);
+    await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it("leaving a for-await loop over batches() cancels", async () => {
+    const { stream, events, entry } = setup();
+    stream.push([entry(1), entry(2)], 10);
+    stream.push([entry(3)], 10);
+    for await (const batch of stream.batches()) {
+      expect(batch.map((e) => e.seq)).toEqual([1, 2]);
+      break;
+    }
+    expect(events).toEqual(["released 10", "cancel"]);
+    expect(stream.endCause).toBe("cancelled");
   });
 });

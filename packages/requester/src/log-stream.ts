@@ -53,6 +53,13 @@ export interface LogStream extends AsyncIterable<LogEntry> {
   readonly exitCode: number | null | undefined;
   /** Ends the stream quietly: a pending or later `next()` reports done; buffered entries are dropped. */
   cancel(): void;
+  /**
+   * The same entries as iterating the stream, in the batches they arrived in (a frame's worth,
+   * never empty): one await per batch instead of one per line, for consumers that move many
+   * lines (a log shipper, a terminal writing a batch at once). The stream is still iterated
+   * once: either this or the stream itself. Breaking out of the loop cancels the stream.
+   */
+  batches(): AsyncIterable<readonly LogEntry[]>;
 }
 
 /** The client's side of a stream: what the stream asks of it. */
@@ -63,8 +70,14 @@ export interface StreamOwner {
   cancelledByConsumer(stream: ClientStream): void;
 }
 
+/** What one step of iteration hands out: an entry, or a batch of them (see batches()). */
+type Taken = LogEntry | readonly LogEntry[];
+
+const lastSeqOf = (taken: Taken): number =>
+  Array.isArray(taken) ? (taken[taken.length - 1] as LogEntry).seq : (taken as LogEntry).seq;
+
 interface Waiter {
-  resolve(result: IteratorResult<LogEntry>): void;
+  resolve(result: IteratorResult<Taken>): void;
   reject(error: Error): void;
 }
 
@@ -102,7 +115,8 @@ export class ClientStream implements LogStream {
   #errorThrown = false;
   #exitCode: number | null | undefined;
   #waiter: Waiter | undefined;
-  #iterating = false;
+  /** How the consumer's iterator takes from the buffer; set once iteration starts. */
+  #take: (() => Taken | undefined) | undefined;
 
   constructor(read: ReadOptions, attempt: Attempt, owner: StreamOwner, budget: ResumeBudget) {
     this.nodeId = read.nodeId;
@@ -224,10 +238,18 @@ export class ClientStream implements LogStream {
   // --- the consumer's side ---
 
   [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
-    if (this.#iterating) throw new TypeError("a LogStream can be iterated only once");
-    this.#iterating = true;
+    return this.#iterate(() => this.#buffer.take());
+  }
+
+  batches(): AsyncIterable<readonly LogEntry[]> {
+    return { [Symbol.asyncIterator]: () => this.#iterate(() => this.#buffer.takeBatch()) };
+  }
+
+  #iterate<T extends Taken>(take: () => T | undefined): AsyncIterator<T> {
+    if (this.#take) throw new TypeError("a LogStream can be iterated only once");
+    this.#take = take;
     return {
-      next: () => this.#next(),
+      next: () => this.#next() as Promise<IteratorResult<T>>,
       return: () => {
         // Leaving a for-await loop early (break, throw) must tell the compute node at once.
         this.cancel();
@@ -237,7 +259,7 @@ export class ClientStream implements LogStream {
     };
   }
 
-  #next(): Promise<IteratorResult<LogEntry>> {
+  #next(): Promise<IteratorResult<Taken>> {
     if (this.#waiter)
       return Promise.reject(new TypeError("next() called before the previous next() settled"));
     const result = this.#settle();
@@ -249,12 +271,12 @@ export class ClientStream implements LogStream {
     return result instanceof Error ? Promise.reject(result) : Promise.resolve(result);
   }
 
-  /** The next result if one is available now: an entry, the end, or the error to throw (once). */
-  #settle(): IteratorResult<LogEntry> | TailwireError | undefined {
-    const entry = this.#buffer.take();
-    if (entry) {
-      this.#lastSeq = entry.seq;
-      return { done: false, value: entry };
+  /** The next result if one is available now: entries, the end, or the error to throw (once). */
+  #settle(): IteratorResult<Taken> | TailwireError | undefined {
+    const taken = this.#take?.();
+    if (taken) {
+      this.#lastSeq = lastSeqOf(taken);
+      return { done: false, value: taken };
     }
     if (!this.#end) return undefined;
     if (this.#end.error && !this.#errorThrown) {
