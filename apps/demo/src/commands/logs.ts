@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Writable } from "node:stream";
 import { isExecutionId, isNodeId, type LogStreamName } from "@tailwire/protocol";
 import { DEFAULTS, type LogEntry, LogStreamClient, TailwireError } from "@tailwire/requester";
 import { type Command, Option } from "commander";
@@ -182,9 +183,21 @@ async function runLogs(
       ...(options.fromSeq === undefined ? {} : { fromSeq: options.fromSeq }),
     });
     log.info({ streamId: stream.streamId, node: options.node, executionId }, "stream requested");
-    for await (const entry of stream) {
-      const out = options.json || entry.stream === "stdout" ? process.stdout : process.stderr;
-      await writeLine(out, format(entry));
+    // A batch's consecutive lines for the same output go in one write: a big log prints at
+    // NATS speed instead of one write call per line, and stdout/stderr keep their interleaving.
+    for await (const batch of stream.batches()) {
+      let pending = "";
+      let pendingOut: Writable = process.stdout;
+      for (const entry of batch) {
+        const out = options.json || entry.stream === "stdout" ? process.stdout : process.stderr;
+        if (out !== pendingOut && pending !== "") {
+          await writeLine(pendingOut, pending);
+          pending = "";
+        }
+        pendingOut = out;
+        pending += format(entry);
+      }
+      if (pending !== "") await writeLine(pendingOut, pending);
     }
     log.info({ exitCode: stream.exitCode, lastSeq: stream.lastSeq }, "stream completed");
   } catch (error) {
