@@ -17,7 +17,6 @@ export const description =
   "one stream of 200-byte lines, compute and requester processes, tailwire vs raw NATS";
 
 const LINE_BYTES = 200;
-const WARM_UP_LINES = 50_000;
 const producerScript = new URL("./stream-producer.mjs", import.meta.url);
 
 function producer(server, mode, count, linesPerMessage) {
@@ -161,9 +160,11 @@ export async function run({ quick }) {
     const tailwireChild = await producer(server, "tailwire", count, linesPerMessage);
     try {
       // Warm both producers and this consumer, so start-up and JIT compilation are not measured.
-      await rawNats(server, rawChild, WARM_UP_LINES);
-      await tailwire(server, tailwireChild, WARM_UP_LINES);
-      await tailwire(server, tailwireChild, WARM_UP_LINES, { batches: true });
+      // A full-size round each: a small one left the first measured round ~25 % slow (heap
+      // sizing and the JIT's view of the full run were not settled yet).
+      await rawNats(server, rawChild, count);
+      await tailwire(server, tailwireChild, count);
+      await tailwire(server, tailwireChild, count, { batches: true });
       const rawRuns = [];
       const entryRuns = [];
       const batchRuns = [];
