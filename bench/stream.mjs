@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { LogStreamClient } from "@tailwire/requester";
 import { NodeProcess } from "@tailwire/testkit";
-import { connectTo, round, withServer } from "./lib.mjs";
+import { connectTo, percentile, round, withServer } from "./lib.mjs";
 
 export const description =
   "one stream of 200-byte lines, compute and requester processes, tailwire vs raw NATS";
@@ -133,20 +133,12 @@ const ratioRow = (path, ratio) => ({
   consumer: "",
 });
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-/** The median run of a path (by throughput), with every run's throughput alongside. */
+/** A path's median round (by throughput), with every round's throughput alongside. */
 function summary(runs) {
-  const rates = runs.map((r) => r.linesPerSecond);
-  const middle = runs.find((r) => r.linesPerSecond === median(rates)) ?? runs[0];
+  const byRate = [...runs].sort((a, b) => a.linesPerSecond - b.linesPerSecond);
   return {
-    ...middle,
-    linesPerSecond: median(rates),
-    runsLinesPerSecond: rates.map((r) => round(r)),
+    ...percentile(byRate, 50),
+    runsLinesPerSecond: runs.map((r) => round(r.linesPerSecond)),
   };
 }
 
