@@ -1,6 +1,7 @@
 import {
   type AcceptedFrame,
   type DataFrame,
+  dataFrameSeq,
   type EndFrame,
   errorFromCode,
   isErrorCode,
@@ -123,13 +124,13 @@ export class FrameReader {
    * line is whole. Within a frame the decoder has already checked that seq increases.
    */
   #join(frame: DataFrame): LogEntry[] {
-    const count = frame.seq.length;
+    const count = frame.stream.length;
     const endsPartial = frame.partial === true;
     const out: LogEntry[] = [];
     let i = 0;
     const partial = this.#partial;
     if (partial) {
-      const seq = frame.seq[0] as number;
+      const seq = dataFrameSeq(frame, 0);
       const stream = streamName(frame.stream, 0);
       if (seq !== partial.seq || stream !== partial.stream) {
         throw new ProtocolError(`partial line ${partial.seq} continued by seq ${seq} (${stream})`);
@@ -146,13 +147,13 @@ export class FrameReader {
       this.#partial = undefined;
       out.push({ seq, stream, time: partial.time, line: partial.parts.join("") });
       i = 1;
-    } else if (this.#lastSeq !== undefined && (frame.seq[0] as number) <= this.#lastSeq) {
-      throw new ProtocolError(`seq went back: ${frame.seq[0]} after ${this.#lastSeq}`);
+    } else if (this.#lastSeq !== undefined && dataFrameSeq(frame, 0) <= this.#lastSeq) {
+      throw new ProtocolError(`seq went back: ${dataFrameSeq(frame, 0)} after ${this.#lastSeq}`);
     }
     const whole = endsPartial ? count - 1 : count;
     for (; i < whole; i++) {
       out.push({
-        seq: frame.seq[i] as number,
+        seq: dataFrameSeq(frame, i),
         stream: streamName(frame.stream, i),
         time: frame.timeBase + (frame.time[i] as number),
         line: frame.line[i] as string,
@@ -161,7 +162,7 @@ export class FrameReader {
     if (endsPartial) {
       const line = frame.line[whole] as string;
       this.#partial = {
-        seq: frame.seq[whole] as number,
+        seq: dataFrameSeq(frame, whole),
         stream: streamName(frame.stream, whole),
         time: frame.timeBase + (frame.time[whole] as number),
         parts: [line],

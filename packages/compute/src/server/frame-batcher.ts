@@ -4,11 +4,20 @@ import { fitPrefix } from "./json-size.js";
 /** Entries of one data frame, the bytes counted for them, and whether its last line continues. */
 export interface PendingFrame {
   entries: LogEntry[];
+  /** Bytes counted for the entries, their seq column aside. */
   bytes: number;
+  /** What the seq column takes if it is sent (once a seq is not the previous one plus 1). */
+  seqBytes: number;
+  /** Whether every seq so far is the previous plus 1: then only the first travels (firstSeq). */
+  consecutive: boolean;
   partial: boolean;
   /** Whether `bytes` counted the lines' exact JSON (a re-packed frame) or their length. */
   exact: boolean;
 }
+
+/** The bytes a frame takes as counted: the seq column only when it is sent. */
+const countedBytes = (frame: PendingFrame): number =>
+  frame.consecutive ? frame.bytes : frame.bytes + frame.seqBytes;
 
 /** Decimal digits of an integer (with its sign), without building its string. */
 function digits(value: number): number {
@@ -21,11 +30,14 @@ function digits(value: number): number {
 }
 
 /**
- * What an entry adds to a frame besides its line's characters: seq and time-offset digits, the
- * stream character, the line's quotes and 3 commas.
+ * What an entry adds to a frame besides its line's characters and its seq: the time-offset
+ * digits, the stream character, the line's quotes and 2 commas.
  */
 const entryOverhead = (entry: LogEntry, timeBase: number): number =>
-  digits(entry.seq) + digits(entry.time - timeBase) + 6;
+  digits(entry.time - timeBase) + 5;
+
+/** What an entry's seq adds to the seq column, with its comma. */
+const seqOverhead = (entry: LogEntry): number => digits(entry.seq) + 1;
 
 /** Do not start a long line's first part in a frame with less room than this: seal it instead. */
 const MIN_PART_BYTES = 256;
@@ -78,7 +90,15 @@ export class FrameBatcher {
 
   add(entry: LogEntry): void {
     const bytes = this.#entryBytes(entry);
-    if (this.#pending.bytes + bytes > this.#limit) {
+    const pending = this.#pending;
+    const last = pending.entries[pending.entries.length - 1];
+    // The seq column is counted only once the frame needs it: the first seq that is not the
+    // previous plus 1 brings in every entry's seq so far.
+    const seqBytes =
+      last === undefined || (pending.consecutive && entry.seq === last.seq + 1)
+        ? 0
+        : (pending.consecutive ? pending.seqBytes : 0) + seqOverhead(entry);
+    if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
       if (bytes > this.#room) {
         this.#addSplit(entry);
         return;
@@ -108,7 +128,7 @@ export class FrameBatcher {
     if (!frame.exact) {
       // Follow a rise at once, a fall halfway: one frame of plain text after JSON lines should
       // not make the next JSON frame overflow.
-      const ratio = data.byteLength / (frame.bytes + this.#maxFrameBytes - this.#room);
+      const ratio = data.byteLength / (countedBytes(frame) + this.#maxFrameBytes - this.#room);
       this.#expansion =
         ratio > this.#expansion ? ratio : Math.max(1, (this.#expansion + ratio) / 2);
       this.#limit = this.#room / this.#expansion;
@@ -124,7 +144,14 @@ export class FrameBatcher {
   }
 
   #emptyFrame(): PendingFrame {
-    return { entries: [], bytes: 0, partial: false, exact: this.#exact };
+    return {
+      entries: [],
+      bytes: 0,
+      seqBytes: 0,
+      consecutive: true,
+      partial: false,
+      exact: this.#exact,
+    };
   }
 
   #entryBytes(entry: LogEntry): number {
@@ -136,9 +163,13 @@ export class FrameBatcher {
   }
 
   #push(entry: LogEntry, bytes: number): void {
-    if (!this.hasPending) this.#timeBase = entry.time;
-    this.#pending.entries.push(entry);
-    this.#pending.bytes += bytes;
+    const pending = this.#pending;
+    const last = pending.entries[pending.entries.length - 1];
+    if (last === undefined) this.#timeBase = entry.time;
+    else if (entry.seq !== last.seq + 1) pending.consecutive = false;
+    pending.entries.push(entry);
+    pending.bytes += bytes;
+    pending.seqBytes += seqOverhead(entry);
   }
 
   #addSplit(entry: LogEntry): void {
@@ -146,8 +177,10 @@ export class FrameBatcher {
     let start = 0;
     for (;;) {
       const overhead = entryOverhead(entry, this.hasPending ? this.#timeBase : entry.time);
-      // Content budget in the frame being filled: room minus the entry's overhead.
-      const budget = this.#room - this.#pending.bytes - overhead;
+      // Content budget in the frame being filled: room minus the entry's overhead, counting the
+      // seq column as sent (a part may break the run of consecutive seqs; splits are rare).
+      const budget =
+        this.#room - this.#pending.bytes - this.#pending.seqBytes - seqOverhead(entry) - overhead;
       if (budget < MIN_PART_BYTES) {
         this.seal();
         continue;

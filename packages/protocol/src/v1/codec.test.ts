@@ -120,17 +120,40 @@ describe("other decoders", () => {
     expect(codeOf(() => decodeFrame(bytes(request)))).toBe("BAD_REQUEST");
   });
 
+  it("decodeFrame reads both forms of seq: a column, or the first of consecutive ones", () => {
+    expect(
+      dataFrameEntries(decodeFrame(bytes(fixture("data"))) as DataFrame).map((e) => e.seq),
+    ).toEqual([1, 2, 3]);
+    expect(
+      dataFrameEntries(decodeFrame(bytes(fixture("data-filtered"))) as DataFrame).map((e) => e.seq),
+    ).toEqual([4, 7, 8]);
+  });
+
+  const withoutSeq = (name: string): Record<string, unknown> => {
+    const { seq: _seq, firstSeq: _firstSeq, ...rest } = fixture(name) as Record<string, unknown>;
+    return rest;
+  };
+
   it.each([
     ["a bad stream character", { stream: "oxo" }],
     ["a zero seq", { seq: [0, 2, 3] }],
     ["a decreasing seq", { seq: [1, 3, 2] }],
     ["a repeated seq", { seq: [1, 1, 2] }],
-    ["a short time column", { time: [1, 2] }],
-    ["a long line column", { line: ["a", "b", "c", "d"] }],
-    ["a non-string line", { line: ["a", 2, "c"] }],
+    ["a seq column longer than the stream column", { seq: [1, 2, 3, 4] }],
+    ["a zero firstSeq", { firstSeq: 0 }],
+    ["a fractional firstSeq", { firstSeq: 1.5 }],
+    ["a firstSeq whose last seq is not a safe integer", { firstSeq: Number.MAX_SAFE_INTEGER - 1 }],
+    ["both seq and firstSeq", { seq: [1, 2, 3], firstSeq: 1 }],
+    ["neither seq nor firstSeq", {}],
+    ["a short time column", { seq: [1, 2, 3], time: [1, 2] }],
+    ["a long line column", { seq: [1, 2, 3], line: ["a", "b", "c", "d"] }],
+    ["a non-string line", { firstSeq: 1, line: ["a", 2, "c"] }],
     ["empty columns", { seq: [], stream: "", time: [], line: [] }],
+    ["empty columns after firstSeq", { firstSeq: 1, stream: "", time: [], line: [] }],
   ])("decodeFrame rejects a data frame with %s", (_name, change) => {
-    expect(codeOf(() => decodeFrame(bytes({ ...fixture("data"), ...change })))).toBe("BAD_REQUEST");
+    expect(codeOf(() => decodeFrame(bytes({ ...withoutSeq("data"), ...change })))).toBe(
+      "BAD_REQUEST",
+    );
   });
 
   it("decodes control, heartbeat and heartbeat response and rejects them crossed", () => {

@@ -135,26 +135,45 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
   );
 }
 
-// What the schema cannot say: the columns line up, seq increases strictly within the frame and
-// every time (base + offset) is a valid epoch time.
+// What the schema cannot say: exactly one form of seq and of the lines, the columns line up, seq
+// increases strictly within the frame (and stays a safe integer) and every time (base + offset)
+// is a valid epoch time.
 function checkColumns(frame: DataFrame): void {
-  const count = frame.seq.length;
+  const count = frame.stream.length;
   if (frame.line === undefined) {
     throw new BadRequestError(
       `invalid ${MessageType.Data}: no lines (neither a line column nor a body)`,
     );
   }
-  if (frame.stream.length !== count || frame.time.length !== count || frame.line.length !== count) {
+  const seq = frame.seq;
+  if ((seq === undefined) === (frame.firstSeq === undefined)) {
+    throw new BadRequestError(`invalid ${MessageType.Data}: needs exactly one of seq and firstSeq`);
+  }
+  if (seq !== undefined) {
+    if (seq.length !== count) {
+      throw new BadRequestError(
+        `invalid ${MessageType.Data}: columns seq and stream differ in length`,
+      );
+    }
+    for (let i = 1; i < count; i++) {
+      if ((seq[i] as number) <= (seq[i - 1] as number)) {
+        throw new BadRequestError(
+          `invalid ${MessageType.Data}: /seq/${i}: sequence numbers must increase`,
+        );
+      }
+    }
+  } else if ((frame.firstSeq as number) > Number.MAX_SAFE_INTEGER - (count - 1)) {
+    // Not `firstSeq + count - 1 > MAX`: a sum past 2^53 can round back down into range.
     throw new BadRequestError(
-      `invalid ${MessageType.Data}: columns seq, stream, time and line differ in length`,
+      `invalid ${MessageType.Data}: /firstSeq: the frame's last seq is out of range`,
+    );
+  }
+  if (frame.time.length !== count || frame.line.length !== count) {
+    throw new BadRequestError(
+      `invalid ${MessageType.Data}: columns stream, time and line differ in length`,
     );
   }
   for (let i = 0; i < count; i++) {
-    if (i > 0 && (frame.seq[i] as number) <= (frame.seq[i - 1] as number)) {
-      throw new BadRequestError(
-        `invalid ${MessageType.Data}: /seq/${i}: sequence numbers must increase`,
-      );
-    }
     const time = frame.timeBase + (frame.time[i] as number);
     if (time < 0 || time > Number.MAX_SAFE_INTEGER) {
       throw new BadRequestError(`invalid ${MessageType.Data}: /time/${i}: time out of range`);
@@ -236,12 +255,16 @@ export function encode(message: MessageV1): Uint8Array {
   return textEncoder.encode(JSON.stringify(message));
 }
 
+/** The seq of a decoded data frame's entry i, whichever form the frame's seq travelled in. */
+export const dataFrameSeq = (frame: DataFrame, i: number): number =>
+  frame.firstSeq !== undefined ? frame.firstSeq + i : ((frame.seq as number[])[i] as number);
+
 /** Expands a data frame's columns into entries (for consumers that want objects). */
 export function dataFrameEntries(frame: DataFrame): LogEntry[] {
-  const entries = new Array<LogEntry>(frame.seq.length);
+  const entries = new Array<LogEntry>(frame.stream.length);
   for (let i = 0; i < entries.length; i++) {
     entries[i] = {
-      seq: frame.seq[i] as number,
+      seq: dataFrameSeq(frame, i),
       stream: frame.stream.charCodeAt(i) === 111 /* "o" */ ? "stdout" : "stderr",
       time: frame.timeBase + (frame.time[i] as number),
       line: frame.line[i] as string,

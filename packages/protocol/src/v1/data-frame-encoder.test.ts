@@ -13,7 +13,10 @@ function reference(n: number, entries: LogEntry[], partial: boolean): string {
     type: "ExecutionLogs.Data/v1",
     streamId,
     n,
-    seq: entries.map((e) => e.seq),
+    // Consecutive sequence numbers travel as the first one.
+    ...(entries.every((e, i) => e.seq === (entries[0] as LogEntry).seq + i)
+      ? { firstSeq: entries[0]?.seq }
+      : { seq: entries.map((e) => e.seq) }),
     stream: entries.map((e) => (e.stream === "stdout" ? "o" : "e")).join(""),
     timeBase,
     time: entries.map((e) => e.time - timeBase),

@@ -21,7 +21,10 @@ let scratch = new Uint8Array(256 * 1024);
 
 /** The longest decimal form of any number ("-1.7976931348623157e+308"). */
 const MAX_NUMBER_CHARS = 24;
-/** The most bytes one seq, time offset and stream character add to the header, with commas. */
+/**
+ * The most bytes one seq, time offset and stream character add to the header, with commas: a
+ * bound for either form of seq (the firstSeq form's one number fits in the first entry's share).
+ */
 const MAX_HEADER_BYTES_PER_ENTRY = 2 * (MAX_NUMBER_CHARS + 1) + 1;
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_BYTES_PER_UNIT = 3;
@@ -67,34 +70,48 @@ export function encodeDataFrame(
   partial = false,
 ): Uint8Array {
   const count = entries.length;
-  const timeBase = count > 0 ? (entries[0] as LogEntry).time : 0;
+  const first = entries[0];
+  const timeBase = first !== undefined ? first.time : 0;
+  const firstSeq = first !== undefined ? first.seq : 0;
   const lines = new Array<string>(count);
   let newlines = false;
+  let consecutive = count > 0;
   for (let i = 0; i < count; i++) {
-    const line = (entries[i] as LogEntry).line;
+    const entry = entries[i] as LogEntry;
+    const line = entry.line;
     lines[i] = line;
     if (!newlines && line.includes("\n")) newlines = true;
+    if (entry.seq !== firstSeq + i) consecutive = false;
   }
   // A line holding a newline (a store may be given such a "line") cannot go in the body: then
   // the lines go as a JSON column, escaped. Rare, so it keeps the simple string path.
-  if (newlines) return encodeWithLineColumn(streamId, n, entries, timeBase, lines, partial);
+  if (newlines) {
+    return encodeWithLineColumn(streamId, n, entries, timeBase, lines, partial, consecutive);
+  }
 
   const body = lines.join("\n");
   // The stream id is embedded unescaped: its pattern allows nothing that would need escaping.
-  const prefix = `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},"seq":[`;
+  const prefix = `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},`;
   const buffer = scratchOf(
     prefix.length * MAX_UTF8_BYTES_PER_UNIT +
-      64 +
+      96 + // the fixed keys and punctuation (62 bytes at most)
       MAX_NUMBER_CHARS +
       count * MAX_HEADER_BYTES_PER_ENTRY +
       body.length * MAX_UTF8_BYTES_PER_UNIT,
   );
   let at = textEncoder.encodeInto(prefix, buffer).written;
-  for (let i = 0; i < count; i++) {
-    if (i > 0) buffer[at++] = COMMA;
-    at = writeInt(buffer, at, (entries[i] as LogEntry).seq);
+  if (consecutive) {
+    at = writeAscii(buffer, at, '"firstSeq":');
+    at = writeInt(buffer, at, firstSeq);
+    at = writeAscii(buffer, at, ',"stream":"');
+  } else {
+    at = writeAscii(buffer, at, '"seq":[');
+    for (let i = 0; i < count; i++) {
+      if (i > 0) buffer[at++] = COMMA;
+      at = writeInt(buffer, at, (entries[i] as LogEntry).seq);
+    }
+    at = writeAscii(buffer, at, '],"stream":"');
   }
-  at = writeAscii(buffer, at, '],"stream":"');
   for (let i = 0; i < count; i++) {
     buffer[at++] = (entries[i] as LogEntry).stream === "stdout" ? CHAR_STDOUT : CHAR_STDERR;
   }
@@ -118,14 +135,17 @@ function encodeWithLineColumn(
   timeBase: number,
   lines: string[],
   partial: boolean,
+  consecutive: boolean,
 ): Uint8Array {
-  const seq = entries.map((entry) => entry.seq);
+  const seq = consecutive
+    ? `"firstSeq":${entries[0]?.seq}`
+    : `"seq":[${entries.map((entry) => entry.seq).join(",")}]`;
   const time = entries.map((entry) => entry.time - timeBase);
   let stream = "";
   for (const entry of entries) stream += entry.stream === "stdout" ? "o" : "e";
   return textEncoder.encode(
     `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
-      `"seq":[${seq.join(",")}],"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}]` +
+      `${seq},"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}]` +
       `${partial ? ',"partial":true' : ""},"line":${JSON.stringify(lines)}}`,
   );
 }
@@ -133,10 +153,11 @@ function encodeWithLineColumn(
 /**
  * The bytes of a data frame's envelope (everything but its columns' contents) for the widest
  * frame number and time base, so a producer can size frames: per entry it adds the digits of seq
- * and of the time offset, the stream character, the line's JSON, and 3 commas.
+ * and of the time offset, the stream character, the line's JSON, and 3 commas. It counts both
+ * forms of seq, so that counting each entry's seq digits bounds either form.
  */
 export function dataFrameEnvelopeBytes(streamId: string): number {
   const widest = Number.MAX_SAFE_INTEGER;
-  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"seq":[],"stream":"","timeBase":${widest},"time":[],"line":[],"partial":true}`
+  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"firstSeq":${widest},"seq":[],"stream":"","timeBase":${widest},"time":[],"line":[],"partial":true}`
     .length;
 }

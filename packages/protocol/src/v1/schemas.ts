@@ -134,8 +134,17 @@ export const DataFrame = Type.Object(
     type: Type.Literal(MessageType.Data),
     streamId: StreamId,
     n: FrameNumber,
-    seq: Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }), { minItems: 1 }),
-    /** One character per entry: "o" = stdout, "e" = stderr. */
+    /** Each entry's sequence number, increasing. Absent when the frame has `firstSeq` instead. */
+    seq: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }), { minItems: 1 }),
+    ),
+    /**
+     * The first entry's seq when the frame's sequence numbers are consecutive (entry i has
+     * firstSeq + i): the usual case, sent instead of `seq`, so a frame carries no number per line
+     * for it. Exactly one of `seq` and `firstSeq`.
+     */
+    firstSeq: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe })),
+    /** One character per entry: "o" = stdout, "e" = stderr. It gives the number of entries. */
     stream: Type.String({ pattern: "^[oe]+$" }),
     /** Capture times are timeBase + time[i], in ms since the Unix epoch. */
     timeBase: Type.Integer({ minimum: 0, maximum: LIMITS.maxSafe }),
