@@ -169,8 +169,8 @@ export class FrameReader {
         chars: line.length,
       };
     }
-    const last = out[out.length - 1];
-    if (last) this.#lastSeq = last.seq;
+    // (Not out[out.length - 1] on an empty array: a load at -1 is a property lookup in V8.)
+    if (out.length > 0) this.#lastSeq = (out[out.length - 1] as LogEntry).seq;
     return out;
   }
 }

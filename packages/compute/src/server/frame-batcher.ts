@@ -10,6 +10,8 @@ export interface PendingFrame {
   seqBytes: number;
   /** Whether every seq so far is the previous plus 1: then only the first travels (firstSeq). */
   consecutive: boolean;
+  /** The last entry's seq plus 1: what keeps the frame consecutive. */
+  nextSeq: number;
   partial: boolean;
   /** Whether `bytes` counted the lines' exact JSON (a re-packed frame) or their length. */
   exact: boolean;
@@ -91,11 +93,10 @@ export class FrameBatcher {
   add(entry: LogEntry): void {
     const bytes = this.#entryBytes(entry);
     const pending = this.#pending;
-    const last = pending.entries[pending.entries.length - 1];
     // The seq column is counted only once the frame needs it: the first seq that is not the
     // previous plus 1 brings in every entry's seq so far.
     const seqBytes =
-      last === undefined || (pending.consecutive && entry.seq === last.seq + 1)
+      pending.entries.length === 0 || (pending.consecutive && entry.seq === pending.nextSeq)
         ? 0
         : (pending.consecutive ? pending.seqBytes : 0) + seqOverhead(entry);
     if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
@@ -149,6 +150,7 @@ export class FrameBatcher {
       bytes: 0,
       seqBytes: 0,
       consecutive: true,
+      nextSeq: 0,
       partial: false,
       exact: this.#exact,
     };
@@ -164,9 +166,9 @@ export class FrameBatcher {
 
   #push(entry: LogEntry, bytes: number): void {
     const pending = this.#pending;
-    const last = pending.entries[pending.entries.length - 1];
-    if (last === undefined) this.#timeBase = entry.time;
-    else if (entry.seq !== last.seq + 1) pending.consecutive = false;
+    if (pending.entries.length === 0) this.#timeBase = entry.time;
+    else if (entry.seq !== pending.nextSeq) pending.consecutive = false;
+    pending.nextSeq = entry.seq + 1;
     pending.entries.push(entry);
     pending.bytes += bytes;
     pending.seqBytes += seqOverhead(entry);

@@ -35,6 +35,12 @@ class ExecutionLog {
     return this.entries[this.head + (seq - this.firstSeq)];
   }
 
+  /** The retained entries with seqs from..to (both retained), copied out in one step. */
+  range(from: number, to: number): LogEntry[] {
+    const start = this.head + (from - this.firstSeq);
+    return this.entries.slice(start, start + (to - from) + 1);
+  }
+
   push(entry: LogEntry, max: number): void {
     this.entries.push(entry);
     this.lastSeq = entry.seq;
@@ -228,9 +234,15 @@ class MemoryLogReader implements LogReader {
   #collect(end: number): LogEntry[] {
     const log = this.#log;
     const filter = this.#filter;
-    const batch: LogEntry[] = [];
     // Entries dropped while we lagged behind are skipped: the oldest retained is next.
     let seq = Math.max(this.#position + 1, log.firstSeq);
+    if (!filter) {
+      // Every entry matches: the batch is a slice of the log (a copy in one step, not a loop).
+      const last = Math.min(end, seq + this.#maxBatch - 1);
+      this.#position = Math.max(this.#position, last);
+      return seq <= last ? log.range(seq, last) : [];
+    }
+    const batch: LogEntry[] = [];
     const scanEnd = Math.min(end, seq + this.#maxBatch * 16 - 1);
     for (; seq <= scanEnd && batch.length < this.#maxBatch; seq++) {
       const entry = log.at(seq);
