@@ -126,7 +126,9 @@ export class FrameReader {
   #join(frame: DataFrame): LogEntry[] {
     const count = frame.stream.length;
     const endsPartial = frame.partial === true;
-    const out: LogEntry[] = [];
+    const whole = endsPartial ? count - 1 : count;
+    // Sized up front: a frame's whole lines, a joined line first if it completes one.
+    const out = new Array<LogEntry>(whole);
     let i = 0;
     const partial = this.#partial;
     if (partial) {
@@ -145,32 +147,31 @@ export class FrameReader {
       }
       if (count === 1 && endsPartial) return out; // the line goes on in the next frame
       this.#partial = undefined;
-      out.push({ seq, stream, time: partial.time, line: partial.parts.join("") });
+      out[0] = { seq, stream, time: partial.time, line: partial.parts.join("") };
       i = 1;
     } else if (this.#lastSeq !== undefined && dataFrameSeq(frame, 0) <= this.#lastSeq) {
       throw new ProtocolError(`seq went back: ${dataFrameSeq(frame, 0)} after ${this.#lastSeq}`);
     }
-    const whole = endsPartial ? count - 1 : count;
+    const { stream, timeBase, time, line } = frame;
     for (; i < whole; i++) {
-      out.push({
+      out[i] = {
         seq: dataFrameSeq(frame, i),
-        stream: streamName(frame.stream, i),
-        time: frame.timeBase + (frame.time[i] as number),
-        line: frame.line[i] as string,
-      });
-    }
-    if (endsPartial) {
-      const line = frame.line[whole] as string;
-      this.#partial = {
-        seq: dataFrameSeq(frame, whole),
-        stream: streamName(frame.stream, whole),
-        time: frame.timeBase + (frame.time[whole] as number),
-        parts: [line],
-        chars: line.length,
+        stream: streamName(stream, i),
+        time: timeBase + (time[i] as number),
+        line: line[i] as string,
       };
     }
-    // (Not out[out.length - 1] on an empty array: a load at -1 is a property lookup in V8.)
-    if (out.length > 0) this.#lastSeq = (out[out.length - 1] as LogEntry).seq;
+    if (endsPartial) {
+      const last = line[whole] as string;
+      this.#partial = {
+        seq: dataFrameSeq(frame, whole),
+        stream: streamName(stream, whole),
+        time: timeBase + (time[whole] as number),
+        parts: [last],
+        chars: last.length,
+      };
+    }
+    if (whole > 0) this.#lastSeq = (out[whole - 1] as LogEntry).seq;
     return out;
   }
 }

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { type LogEntry, MessageType } from "./schemas.js";
 
 /**
@@ -125,7 +126,12 @@ export function encodeDataFrame(
   at = writeAscii(buffer, at, partial ? '],"partial":true}' : "]}");
   buffer[at++] = NEWLINE;
   at += textEncoder.encodeInto(body, buffer.subarray(at)).written;
-  return buffer.slice(0, at);
+  // Copied out into memory of its own that is not zeroed first (slice() zeroes, then copies):
+  // every byte is overwritten at once. Handed out as a plain Uint8Array, whose slice() copies
+  // (a Buffer's would not).
+  const memory = Buffer.allocUnsafeSlow(at);
+  memory.set(buffer.subarray(0, at));
+  return new Uint8Array(memory.buffer, memory.byteOffset, at);
 }
 
 function encodeWithLineColumn(
