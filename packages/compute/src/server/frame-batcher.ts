@@ -6,7 +6,7 @@ export interface PendingFrame {
   entries: LogEntry[];
   /** Bytes counted for the entries, their seq column aside. */
   bytes: number;
-  /** What the seq column takes if it is sent (once a seq is not the previous one plus 1). */
+  /** What the seq column takes: kept once the frame is no longer consecutive, else 0. */
   seqBytes: number;
   /** Whether every seq so far is the previous plus 1: then only the first travels (firstSeq). */
   consecutive: boolean;
@@ -40,6 +40,16 @@ const entryOverhead = (entry: LogEntry, timeBase: number): number =>
 
 /** What an entry's seq adds to the seq column, with its comma. */
 const seqOverhead = (entry: LogEntry): number => digits(entry.seq) + 1;
+
+/** What these entries' seqs take as a column: counted only when a frame comes to need it. */
+function seqColumnBytes(entries: readonly LogEntry[]): number {
+  let bytes = 0;
+  for (const entry of entries) bytes += seqOverhead(entry);
+  return bytes;
+}
+
+/** A line's bytes as a JSON string, without its quotes: exact, for re-packing a frame. */
+const exactLineBytes = (line: string): number => Buffer.byteLength(JSON.stringify(line)) - 2;
 
 /** Do not start a long line's first part in a frame with less room than this: seal it instead. */
 const MIN_PART_BYTES = 256;
@@ -91,25 +101,36 @@ export class FrameBatcher {
   }
 
   add(entry: LogEntry): void {
-    const bytes = this.#entryBytes(entry);
     const pending = this.#pending;
-    // The seq column is counted only once the frame needs it: the first seq that is not the
-    // previous plus 1 brings in every entry's seq so far.
-    const seqBytes =
-      pending.entries.length === 0 || (pending.consecutive && entry.seq === pending.nextSeq)
-        ? 0
-        : (pending.consecutive ? pending.seqBytes : 0) + seqOverhead(entry);
-    if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
-      if (bytes > this.#room) {
-        this.#addSplit(entry);
-        return;
-      }
-      this.seal();
-      // Offsets are relative to the frame's first entry: re-count against the new frame.
-      this.#push(entry, this.#entryBytes(entry));
+    if (pending.entries.length === 0) {
+      this.#open(entry);
       return;
     }
-    this.#push(entry, bytes);
+    // The per-line hot path: plain arithmetic on the pending frame, no helper calls but digits().
+    const line = entry.line;
+    const bytes =
+      digits(entry.time - this.#timeBase) + 5 + (this.#exact ? exactLineBytes(line) : line.length);
+    // The seq column is counted only once the frame needs it: the first seq that is not the
+    // previous plus 1 brings in every entry's seq so far.
+    let seqBytes = 0;
+    if (!pending.consecutive) seqBytes = seqOverhead(entry);
+    else if (entry.seq !== pending.nextSeq)
+      seqBytes = seqColumnBytes(pending.entries) + seqOverhead(entry);
+    if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
+      if (bytes + seqOverhead(entry) > this.#room) this.#addSplit(entry);
+      else {
+        this.seal();
+        this.#open(entry);
+      }
+      return;
+    }
+    pending.entries.push(entry);
+    pending.bytes += bytes;
+    pending.nextSeq = entry.seq + 1;
+    if (seqBytes > 0) {
+      pending.seqBytes += seqBytes;
+      pending.consecutive = false;
+    }
   }
 
   /** Moves the frame being filled, if any, to `ready`. */
@@ -156,22 +177,29 @@ export class FrameBatcher {
     };
   }
 
-  #entryBytes(entry: LogEntry): number {
-    const overhead = entryOverhead(entry, this.hasPending ? this.#timeBase : entry.time);
-    return (
-      overhead +
-      (this.#exact ? Buffer.byteLength(JSON.stringify(entry.line)) - 2 : entry.line.length)
-    );
+  /** Starts the frame being filled (it is empty) with this entry, or its first part. */
+  #open(entry: LogEntry): void {
+    const line = entry.line;
+    const bytes = 1 + 5 + (this.#exact ? exactLineBytes(line) : line.length);
+    if (bytes + seqOverhead(entry) > this.#room) {
+      this.#addSplit(entry);
+      return;
+    }
+    this.#push(entry, bytes);
   }
 
+  /** Appends an entry whose bytes were counted; the seq column is counted as in add(). */
   #push(entry: LogEntry, bytes: number): void {
     const pending = this.#pending;
     if (pending.entries.length === 0) this.#timeBase = entry.time;
-    else if (entry.seq !== pending.nextSeq) pending.consecutive = false;
+    else if (!pending.consecutive) pending.seqBytes += seqOverhead(entry);
+    else if (entry.seq !== pending.nextSeq) {
+      pending.seqBytes = seqColumnBytes(pending.entries) + seqOverhead(entry);
+      pending.consecutive = false;
+    }
     pending.nextSeq = entry.seq + 1;
     pending.entries.push(entry);
     pending.bytes += bytes;
-    pending.seqBytes += seqOverhead(entry);
   }
 
   #addSplit(entry: LogEntry): void {
@@ -182,7 +210,11 @@ export class FrameBatcher {
       // Content budget in the frame being filled: room minus the entry's overhead, counting the
       // seq column as sent (a part may break the run of consecutive seqs; splits are rare).
       const budget =
-        this.#room - this.#pending.bytes - this.#pending.seqBytes - seqOverhead(entry) - overhead;
+        this.#room -
+        this.#pending.bytes -
+        seqColumnBytes(this.#pending.entries) -
+        seqOverhead(entry) -
+        overhead;
       if (budget < MIN_PART_BYTES) {
         this.seal();
         continue;
