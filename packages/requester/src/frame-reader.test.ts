@@ -66,6 +66,30 @@ describe("FrameReader", () => {
     expect(reader.read(end(3, 5)).kind).toBe("end");
   });
 
+  it("reads frames that carry firstSeq instead of the seq column, also across a split line", () => {
+    const { reader, accepted, data, e } = setup();
+    // The form a compute node sends for consecutive seqs: the first one only.
+    const short = (frame: StreamFrame, firstSeq: number) => {
+      const { seq: _seq, ...rest } = frame as StreamFrame & { seq: number[] };
+      return { ...rest, firstSeq } as StreamFrame;
+    };
+    reader.read(accepted);
+    const first = reader.read(short(data(1, [e(1, "a"), e(2, "b"), e(3, "long ")], true), 1));
+    expect(first.kind === "data" && first.entries.map((x) => [x.seq, x.line])).toEqual([
+      [1, "a"],
+      [2, "b"],
+    ]);
+    const second = reader.read(short(data(2, [e(3, "line"), e(4, "c")]), 3));
+    expect(second.kind === "data" && second.entries.map((x) => [x.seq, x.line])).toEqual([
+      [3, "long line"],
+      [4, "c"],
+    ]);
+    // A gap brings the column back; going back is refused in either form.
+    const third = reader.read(data(3, [e(6, "d"), e(9, "e")]));
+    expect(third.kind === "data" && third.entries.map((x) => x.seq)).toEqual([6, 9]);
+    expect(() => reader.read(short(data(4, [e(9, "f")]), 9))).toThrow(ProtocolError);
+  });
+
   it("maps the stream column", () => {
     const { reader, accepted, data, e } = setup();
     reader.read(accepted);
