@@ -48,6 +48,28 @@ function seqColumnBytes(entries: readonly LogEntry[]): number {
   return bytes;
 }
 
+/**
+ * What appending this entry adds to the frame's seq column as counted: nothing while seqs stay
+ * consecutive (only the first travels); the first seq that is not the previous plus 1 brings in
+ * every entry's seq so far; after that, each entry's own.
+ */
+function addedSeqBytes(frame: PendingFrame, entry: LogEntry): number {
+  if (frame.entries.length === 0) return 0;
+  if (!frame.consecutive) return seqOverhead(entry);
+  return entry.seq === frame.nextSeq ? 0 : seqColumnBytes(frame.entries) + seqOverhead(entry);
+}
+
+/** Appends an entry whose bytes (`bytes`, and `seqBytes` from addedSeqBytes) were counted. */
+function append(frame: PendingFrame, entry: LogEntry, bytes: number, seqBytes: number): void {
+  frame.entries.push(entry);
+  frame.bytes += bytes;
+  frame.nextSeq = entry.seq + 1;
+  if (seqBytes > 0) {
+    frame.seqBytes += seqBytes;
+    frame.consecutive = false;
+  }
+}
+
 /** A line's bytes as a JSON string, without its quotes: exact, for re-packing a frame. */
 const exactLineBytes = (line: string): number => Buffer.byteLength(JSON.stringify(line)) - 2;
 
@@ -111,12 +133,7 @@ export class FrameBatcher {
     const line = entry.line;
     const bytes =
       digits(entry.time - this.#timeBase) + 5 + (this.#exact ? exactLineBytes(line) : line.length);
-    // The seq column is counted only once the frame needs it: the first seq that is not the
-    // previous plus 1 brings in every entry's seq so far.
-    let seqBytes = 0;
-    if (!pending.consecutive) seqBytes = seqOverhead(entry);
-    else if (entry.seq !== pending.nextSeq)
-      seqBytes = seqColumnBytes(pending.entries) + seqOverhead(entry);
+    const seqBytes = addedSeqBytes(pending, entry);
     if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
       if (bytes + seqOverhead(entry) > this.#room) this.#addSplit(entry);
       else {
@@ -125,13 +142,7 @@ export class FrameBatcher {
       }
       return;
     }
-    pending.entries.push(entry);
-    pending.bytes += bytes;
-    pending.nextSeq = entry.seq + 1;
-    if (seqBytes > 0) {
-      pending.seqBytes += seqBytes;
-      pending.consecutive = false;
-    }
+    append(pending, entry, bytes, seqBytes);
   }
 
   /** Moves the frame being filled, if any, to `ready`. */
@@ -189,18 +200,11 @@ export class FrameBatcher {
     this.#push(entry, bytes);
   }
 
-  /** Appends an entry whose bytes were counted; the seq column is counted as in add(). */
+  /** Appends an entry whose bytes were counted, opening the frame's time base if it is empty. */
   #push(entry: LogEntry, bytes: number): void {
     const pending = this.#pending;
     if (pending.entries.length === 0) this.#timeBase = entry.time;
-    else if (!pending.consecutive) pending.seqBytes += seqOverhead(entry);
-    else if (entry.seq !== pending.nextSeq) {
-      pending.seqBytes = seqColumnBytes(pending.entries) + seqOverhead(entry);
-      pending.consecutive = false;
-    }
-    pending.nextSeq = entry.seq + 1;
-    pending.entries.push(entry);
-    pending.bytes += bytes;
+    append(pending, entry, bytes, addedSeqBytes(pending, entry));
   }
 
   #addSplit(entry: LogEntry): void {
