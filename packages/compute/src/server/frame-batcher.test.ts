@@ -116,6 +116,49 @@ describe("FrameBatcher", () => {
     expect(rejoin(list)).toEqual(input);
   });
 
+  it("addAll makes the same frames as add for each entry (gaps, long lines, escapes)", () => {
+    // A seeded mix: runs of consecutive seqs, gaps, lines from empty to longer than a frame,
+    // multi-byte text and escapes (which make a frame overflow and be re-packed).
+    let state = 12345;
+    const random = (n: number) => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % n;
+    };
+    const pieces = ["x", "é", '"', "\\", "😀", "\n", "abc "];
+    const input: LogEntry[] = [];
+    let seq = 1;
+    for (let i = 0; i < 4000; i++) {
+      seq += random(20) === 0 ? 2 + random(5) : 1;
+      const length = random(50) === 0 ? 1500 + random(3000) : random(120);
+      let line = "";
+      while (line.length < length) line += pieces[random(pieces.length)];
+      input.push({
+        seq,
+        stream: random(2) ? "stdout" : "stderr",
+        time: 1_700_000_000_000 + i * random(3),
+        line,
+      });
+    }
+    const one = new FrameBatcher(STREAM, 2048);
+    const all = new FrameBatcher(STREAM, 2048);
+    const fromOne: ReturnType<typeof frames> = [];
+    const fromAll: ReturnType<typeof frames> = [];
+    for (let i = 0; i < input.length; ) {
+      const batch = input.slice(i, i + 1 + random(300));
+      i += batch.length;
+      for (const e of batch) one.add(e);
+      all.addAll(batch);
+      fromOne.push(...frames(one, fromOne.length + 1, false));
+      fromAll.push(...frames(all, fromAll.length + 1, false));
+    }
+    fromOne.push(...frames(one, fromOne.length + 1));
+    fromAll.push(...frames(all, fromAll.length + 1));
+    expect(fromAll).toEqual(fromOne);
+    expect(fromAll.length).toBeGreaterThan(100);
+    for (const f of fromAll) expect(f.bytes).toBeLessThanOrEqual(2048);
+    expect(rejoin(fromAll)).toEqual(input);
+  });
+
   it("refuses a frame size that cannot hold a part of a line", () => {
     expect(() => new FrameBatcher(STREAM, 200)).toThrow(RangeError);
   });

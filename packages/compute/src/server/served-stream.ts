@@ -113,7 +113,7 @@ export class ServedStream {
           break;
         }
         const hadPending = batcher.hasPending;
-        for (const entry of result.value) batcher.add(entry);
+        batcher.addAll(result.value);
         if (lingerMs <= 0) batcher.seal();
         else if (!hadPending || batcher.ready.length > 0)
           lingerUntil = performance.now() + lingerMs;
