@@ -152,12 +152,12 @@ export class FrameReader {
     } else if (this.#lastSeq !== undefined && dataFrameSeq(frame, 0) <= this.#lastSeq) {
       throw new ProtocolError(`seq went back: ${dataFrameSeq(frame, 0)} after ${this.#lastSeq}`);
     }
-    const { stream, timeBase, time, line } = frame;
+    const { stream, time, line } = frame;
     for (; i < whole; i++) {
       out[i] = {
         seq: dataFrameSeq(frame, i),
         stream: streamName(stream, i),
-        time: timeBase + (time[i] as number),
+        time: time[i] as number,
         line: line[i] as string,
       };
     }
@@ -166,7 +166,7 @@ export class FrameReader {
       this.#partial = {
         seq: dataFrameSeq(frame, whole),
         stream: streamName(stream, whole),
-        time: timeBase + (time[whole] as number),
+        time: time[whole] as number,
         parts: [last],
         chars: last.length,
       };

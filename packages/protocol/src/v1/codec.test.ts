@@ -11,9 +11,11 @@ import {
   decodeRequest,
   encode,
   encodeDataFrame,
+  timeDeltaChars,
   tryDecode,
 } from "./codec.js";
 import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
+import { decodeTimeDeltas, encodeTimeDeltas } from "./time-deltas.js";
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../fixtures/v1/${name}.json`, import.meta.url), "utf8"));
@@ -145,11 +147,18 @@ describe("other decoders", () => {
     ["a firstSeq whose last seq is not a safe integer", { firstSeq: Number.MAX_SAFE_INTEGER - 1 }],
     ["both seq and firstSeq", { seq: [1, 2, 3], firstSeq: 1 }],
     ["neither seq nor firstSeq", {}],
-    ["a short time column", { seq: [1, 2, 3], time: [1, 2] }],
+    ["a timeDelta with a delta too few", { seq: [1, 2, 3], timeDelta: "AE" }],
+    ["a timeDelta with a delta too many", { seq: [1, 2, 3], timeDelta: "AEKA" }],
+    ["a timeDelta outside base64", { seq: [1, 2, 3], timeDelta: "AE=" }],
+    ["a timeDelta cut short", { seq: [1, 2, 3], timeDelta: "AEg" }],
+    [
+      "a time column instead of timeDelta",
+      { seq: [1, 2, 3], timeDelta: undefined, time: [0, 2, 7] },
+    ],
     ["a long line column", { seq: [1, 2, 3], line: ["a", "b", "c", "d"] }],
     ["a non-string line", { firstSeq: 1, line: ["a", 2, "c"] }],
-    ["empty columns", { seq: [], stream: "", time: [], line: [] }],
-    ["empty columns after firstSeq", { firstSeq: 1, stream: "", time: [], line: [] }],
+    ["empty columns", { seq: [], stream: "", timeDelta: "", line: [] }],
+    ["empty columns after firstSeq", { firstSeq: 1, stream: "", timeDelta: "", line: [] }],
   ])("decodeFrame rejects a data frame with %s", (_name, change) => {
     expect(codeOf(() => decodeFrame(bytes({ ...withoutSeq("data"), ...change })))).toBe(
       "BAD_REQUEST",
@@ -196,15 +205,17 @@ describe("encoding", () => {
     const frame = encodeDataFrame(streamId, 7, entries, true);
     const decoded = decodeFrame(frame) as DataFrame;
     expect(decoded).toMatchObject({ type: "ExecutionLogs.Data/v1", streamId, n: 7, partial: true });
-    expect(decoded.time).toEqual([0, -23, 4877]);
+    // Each time from the previous one: +0, -23 and +4900 ms.
+    expect(decoded.timeDelta).toBe(encodeTimeDeltas([0, -23, 4877], 0));
+    expect(decoded.time).toEqual(entries.map((e) => e.time));
     expect(dataFrameEntries(decoded)).toEqual(entries);
     const columns = entries.reduce(
-      (sum, e) =>
+      (sum, e, i) =>
         sum +
         Buffer.byteLength(JSON.stringify(e.line)) +
         String(e.seq).length +
-        String(e.time - entries[0]!.time).length +
-        4,
+        timeDeltaChars(e.time - entries[Math.max(0, i - 1)]!.time) +
+        3,
       0,
     );
     expect(frame.byteLength).toBeLessThanOrEqual(dataFrameEnvelopeBytes(streamId) + columns);
@@ -254,8 +265,10 @@ describe("encoding", () => {
     expect(decodeFrame(pretty).type).toBe("ExecutionLogs.End/v1");
   });
 
-  it("rejects a time offset that puts an entry before the epoch", () => {
-    const data = { ...fixture("data"), timeBase: 5, time: [0, -6, 1] };
+  it("rejects a time delta that puts an entry before the epoch", () => {
+    // 0, then -6 ms from a time base of 5.
+    const data = { ...fixture("data"), timeBase: 5, timeDelta: "ANA" };
+    expect(decodeTimeDeltas("ANA", 5, 3)).toMatch(/time 1 is out of range/);
     expect(codeOf(() => decodeFrame(bytes(data)))).toBe("BAD_REQUEST");
   });
 });

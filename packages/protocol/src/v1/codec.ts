@@ -22,8 +22,10 @@ import {
   type MessageV1,
   type StreamFrame,
 } from "./schemas.js";
+import { decodeTimeDeltas } from "./time-deltas.js";
 
 export { dataFrameEnvelopeBytes, encodeDataFrame } from "./data-frame-encoder.js";
+export { deltaChars as timeDeltaChars } from "./time-deltas.js";
 
 // Validators are compiled once at load: decoding a frame must stay cheap on the hot path.
 const validators = {
@@ -136,8 +138,8 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
 }
 
 // What the schema cannot say: exactly one form of seq and of the lines, the columns line up, seq
-// increases strictly within the frame (and stays a safe integer) and every time (base + offset)
-// is a valid epoch time.
+// increases strictly within the frame (and stays a safe integer) and timeDelta holds one delta
+// per entry, each giving a valid epoch time. The decoded times go in `time`.
 function checkColumns(frame: DataFrame): void {
   const count = frame.stream.length;
   if (frame.line === undefined) {
@@ -168,17 +170,16 @@ function checkColumns(frame: DataFrame): void {
       `invalid ${MessageType.Data}: /firstSeq: the frame's last seq is out of range`,
     );
   }
-  if (frame.time.length !== count || frame.line.length !== count) {
+  if (frame.line.length !== count) {
     throw new BadRequestError(
-      `invalid ${MessageType.Data}: columns stream, time and line differ in length`,
+      `invalid ${MessageType.Data}: columns stream and line differ in length`,
     );
   }
-  for (let i = 0; i < count; i++) {
-    const time = frame.timeBase + (frame.time[i] as number);
-    if (time < 0 || time > Number.MAX_SAFE_INTEGER) {
-      throw new BadRequestError(`invalid ${MessageType.Data}: /time/${i}: time out of range`);
-    }
+  const time = decodeTimeDeltas(frame.timeDelta, frame.timeBase, count);
+  if (typeof time === "string") {
+    throw new BadRequestError(`invalid ${MessageType.Data}: /timeDelta: ${time}`);
   }
+  frame.time = time;
 }
 
 /**
@@ -251,8 +252,15 @@ export function tryDecode<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array
  * fails here, at its source. Data frames take the fast path below instead.
  */
 export function encode(message: MessageV1): Uint8Array {
-  validate(message.type, message);
-  return textEncoder.encode(JSON.stringify(message));
+  if (message.type !== MessageType.Data) {
+    validate(message.type, message);
+    return textEncoder.encode(JSON.stringify(message));
+  }
+  // A decoded data frame also carries its decoded times (`time`): they do not go on the wire,
+  // and the check (which decodes timeDelta again, into `time`) runs on a copy.
+  const { time: _decoded, ...wire } = message;
+  validate(message.type, { ...wire });
+  return textEncoder.encode(JSON.stringify(wire));
 }
 
 /** The seq of a decoded data frame's entry i, whichever form the frame's seq travelled in. */
@@ -266,7 +274,7 @@ export function dataFrameEntries(frame: DataFrame): LogEntry[] {
     entries[i] = {
       seq: dataFrameSeq(frame, i),
       stream: frame.stream.charCodeAt(i) === 111 /* "o" */ ? "stdout" : "stderr",
-      time: frame.timeBase + (frame.time[i] as number),
+      time: frame.time[i] as number,
       line: frame.line[i] as string,
     };
   }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { dataFrameEntries, decodeFrame } from "./codec.js";
 import { encodeDataFrame } from "./data-frame-encoder.js";
 import type { DataFrame, LogEntry } from "./schemas.js";
+import { encodeTimeDeltas } from "./time-deltas.js";
 
 const streamId = "b3JhbmdlLXN0cmVhbS1pZA";
 
@@ -19,7 +20,10 @@ function reference(n: number, entries: LogEntry[], partial: boolean): string {
       : { seq: entries.map((e) => e.seq) }),
     stream: entries.map((e) => (e.stream === "stdout" ? "o" : "e")).join(""),
     timeBase,
-    time: entries.map((e) => e.time - timeBase),
+    timeDelta: encodeTimeDeltas(
+      entries.map((e) => e.time),
+      timeBase,
+    ),
     ...(partial ? { partial: true } : {}),
   };
   return `${JSON.stringify(header)}\n${entries.map((e) => e.line).join("\n")}`;

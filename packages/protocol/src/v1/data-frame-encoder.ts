@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { type LogEntry, MessageType } from "./schemas.js";
+import { encodeTimeDeltas, writeDelta } from "./time-deltas.js";
 
 /**
  * The data frame encoder: the producer's hot path, so it writes bytes directly. The header's
@@ -23,8 +24,9 @@ let scratch = new Uint8Array(256 * 1024);
 /** The longest decimal form of any number ("-1.7976931348623157e+308"). */
 const MAX_NUMBER_CHARS = 24;
 /**
- * The most bytes one seq, time offset and stream character add to the header, with commas: a
- * bound for either form of seq (the firstSeq form's one number fits in the first entry's share).
+ * The most bytes one seq (with its comma), time delta (11 at most) and stream character add to
+ * the header: a bound for either form of seq (the firstSeq form's one number fits in the first
+ * entry's share).
  */
 const MAX_HEADER_BYTES_PER_ENTRY = 2 * (MAX_NUMBER_CHARS + 1) + 1;
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
@@ -95,7 +97,7 @@ export function encodeDataFrame(
   const prefix = `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},`;
   const buffer = scratchOf(
     prefix.length * MAX_UTF8_BYTES_PER_UNIT +
-      96 + // the fixed keys and punctuation (62 bytes at most)
+      96 + // the fixed keys and punctuation (67 bytes at most)
       MAX_NUMBER_CHARS +
       count * MAX_HEADER_BYTES_PER_ENTRY +
       body.length * MAX_UTF8_BYTES_PER_UNIT,
@@ -118,12 +120,14 @@ export function encodeDataFrame(
   }
   at = writeAscii(buffer, at, '","timeBase":');
   at = writeInt(buffer, at, timeBase);
-  at = writeAscii(buffer, at, ',"time":[');
+  at = writeAscii(buffer, at, ',"timeDelta":"');
+  let previousTime = timeBase;
   for (let i = 0; i < count; i++) {
-    if (i > 0) buffer[at++] = COMMA;
-    at = writeInt(buffer, at, (entries[i] as LogEntry).time - timeBase);
+    const time = (entries[i] as LogEntry).time;
+    at = writeDelta(buffer, at, time - previousTime);
+    previousTime = time;
   }
-  at = writeAscii(buffer, at, partial ? '],"partial":true}' : "]}");
+  at = writeAscii(buffer, at, partial ? '","partial":true}' : '"}');
   buffer[at++] = NEWLINE;
   at += textEncoder.encodeInto(body, buffer.subarray(at)).written;
   // Copied out into memory of its own that is not zeroed first (slice() zeroes, then copies):
@@ -146,12 +150,15 @@ function encodeWithLineColumn(
   const seq = consecutive
     ? `"firstSeq":${entries[0]?.seq}`
     : `"seq":[${entries.map((entry) => entry.seq).join(",")}]`;
-  const time = entries.map((entry) => entry.time - timeBase);
+  const timeDelta = encodeTimeDeltas(
+    entries.map((entry) => entry.time),
+    timeBase,
+  );
   let stream = "";
   for (const entry of entries) stream += entry.stream === "stdout" ? "o" : "e";
   return textEncoder.encode(
     `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
-      `${seq},"stream":"${stream}","timeBase":${timeBase},"time":[${time.join(",")}]` +
+      `${seq},"stream":"${stream}","timeBase":${timeBase},"timeDelta":"${timeDelta}"` +
       `${partial ? ',"partial":true' : ""},"line":${JSON.stringify(lines)}}`,
   );
 }
@@ -159,11 +166,11 @@ function encodeWithLineColumn(
 /**
  * The bytes of a data frame's envelope (everything but its columns' contents) for the widest
  * frame number and time base, so a producer can size frames: per entry it adds the digits of seq
- * and of the time offset, the stream character, the line's JSON, and 3 commas. It counts both
+ * and a comma, the time delta's characters, the stream character, the line's JSON and a comma. It counts both
  * forms of seq, so that counting each entry's seq digits bounds either form.
  */
 export function dataFrameEnvelopeBytes(streamId: string): number {
   const widest = Number.MAX_SAFE_INTEGER;
-  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"firstSeq":${widest},"seq":[],"stream":"","timeBase":${widest},"time":[],"line":[],"partial":true}`
+  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"firstSeq":${widest},"seq":[],"stream":"","timeBase":${widest},"timeDelta":"","line":[],"partial":true}`
     .length;
 }

@@ -42,7 +42,19 @@ describe("frozen v1 fixtures", () => {
   it.each(files)("decodes %s and encodes it back to the same message", (file) => {
     const bytes = readFileSync(new URL(file, dir));
     const decoded = decodeMessage(bytes);
-    expect(decoded).toEqual(JSON.parse(bytes.toString("utf8")));
+    // A data frame comes out with its decoded times as well (checked below).
+    const { time: _decoded, ...wire } = decoded as DataFrame;
+    expect(wire).toEqual(JSON.parse(bytes.toString("utf8")));
+    expect(JSON.parse(Buffer.from(encode(decoded)).toString("utf8"))).toEqual(wire);
     expect(decodeMessage(encode(decoded))).toEqual(decoded);
+  });
+
+  it("decodes each data fixture's capture times from timeBase and timeDelta", () => {
+    const times = (file: string) =>
+      (decodeMessage(readFileSync(new URL(file, dir))) as DataFrame).time;
+    expect(times("data.json")).toEqual([1732790000123, 1732790000125, 1732790000130]);
+    expect(times("data-continued.json")).toEqual([1732790000130, 1732790000140]);
+    // 31 ms is past one character's ±15: "+B" is two.
+    expect(times("data-filtered.json")).toEqual([1732790000200, 1732790000231, 1732790000231]);
   });
 });

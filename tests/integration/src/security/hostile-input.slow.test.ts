@@ -1010,7 +1010,7 @@ const INBOX_CASES: InboxCase[] = [
     name: "a data frame without seq",
     payload: (sid) =>
       text(
-        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"stream":"o","timeBase":1,"time":[0]}\nx`,
+        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"stream":"o","timeBase":1,"timeDelta":"A"}\nx`,
       ),
     code: "PROTOCOL_ERROR",
     cause: "protocol_error",
@@ -1026,7 +1026,7 @@ const INBOX_CASES: InboxCase[] = [
     name: "a data frame with decreasing seq",
     payload: (sid, after) =>
       text(
-        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"seq":[${after + 2},${after + 1}],"stream":"oo","timeBase":1,"time":[0,0]}\na\nb`,
+        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"seq":[${after + 2},${after + 1}],"stream":"oo","timeBase":1,"timeDelta":"AA"}\na\nb`,
       ),
     code: "PROTOCOL_ERROR",
     cause: "protocol_error",
@@ -1035,7 +1035,7 @@ const INBOX_CASES: InboxCase[] = [
     name: "a data frame with a time beyond 2^53",
     payload: (sid, after) =>
       text(
-        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"seq":[${after + 1}],"stream":"o","timeBase":${Number.MAX_SAFE_INTEGER},"time":[1]}\na`,
+        `{"type":"${MessageType.Data}","streamId":"${sid}","n":1,"seq":[${after + 1}],"stream":"o","timeBase":${Number.MAX_SAFE_INTEGER},"timeDelta":"C"}\na`,
       ),
     code: "PROTOCOL_ERROR",
     cause: "protocol_error",
