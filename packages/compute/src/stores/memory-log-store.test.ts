@@ -1,5 +1,10 @@
 import { getEventListeners } from "node:events";
-import { BadRequestError, ExecutionNotFoundError, type LogEntry } from "@tailwire/protocol";
+import {
+  BadRequestError,
+  ExecutionNotFoundError,
+  type LogEntry,
+  type LogStreamName,
+} from "@tailwire/protocol";
 import { describe, expect, it, vi } from "vitest";
 import type { LogReader, ReadOptions } from "../log-source.js";
 import { MemoryLogStore } from "./memory-log-store.js";
@@ -38,6 +43,20 @@ describe("MemoryLogStore", () => {
       time: 7,
       line: "z",
     });
+  });
+
+  it("rejects an entry with a time, stream or line the wire cannot carry, without using a seq", async () => {
+    const store = new MemoryLogStore();
+    for (const time of [1.5, -1, Number.NaN, 2 ** 53]) {
+      await expect(store.append("a", "stdout", "x", time)).rejects.toBeInstanceOf(BadRequestError);
+    }
+    await expect(store.append("a", "stdin" as LogStreamName, "x", 1)).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
+    await expect(store.append("a", "stdout", 7 as unknown as string, 1)).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
+    expect((await store.append("a", "stdout", "x", 1)).seq).toBe(1);
   });
 
   it("rejects unknown and invalid executions", async () => {

@@ -84,6 +84,14 @@ export class MemoryLogStore implements LogStore {
     line: string,
     time?: number,
   ): Promise<LogEntry> {
+    // The same checks as FileLogStore's: a bad entry fails here, not on a requester's screen.
+    if (stream !== "stdout" && stream !== "stderr") {
+      throw new BadRequestError(`invalid stream ${JSON.stringify(stream)}`);
+    }
+    if (typeof line !== "string") throw new BadRequestError("line must be a string");
+    if (time !== undefined && (!Number.isSafeInteger(time) || time < 0)) {
+      throw new BadRequestError(`invalid time ${time}`);
+    }
     const log = this.#getOrCreate(executionId);
     if (log.completed)
       throw new Error(`execution ${executionId} is complete; it takes no more lines`);

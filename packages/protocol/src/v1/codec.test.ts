@@ -15,7 +15,7 @@ import {
   tryDecode,
 } from "./codec.js";
 import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
-import { decodeTimeDeltas, encodeTimeDeltas } from "./time-deltas.js";
+import { decodeTimeDeltas } from "./time-deltas.js";
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../fixtures/v1/${name}.json`, import.meta.url), "utf8"));
@@ -206,7 +206,7 @@ describe("encoding", () => {
     const decoded = decodeFrame(frame) as DataFrame;
     expect(decoded).toMatchObject({ type: "ExecutionLogs.Data/v1", streamId, n: 7, partial: true });
     // Each time from the previous one: +0, -23 and +4900 ms.
-    expect(decoded.timeDelta).toBe(encodeTimeDeltas([0, -23, 4877], 0));
+    expect(decoded.timeDelta).toBe("AvBoyJ");
     expect(decoded.time).toEqual(entries.map((e) => e.time));
     expect(dataFrameEntries(decoded)).toEqual(entries);
     const columns = entries.reduce(

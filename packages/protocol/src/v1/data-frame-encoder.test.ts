@@ -86,6 +86,20 @@ describe("encodeDataFrame", () => {
     expect(first.byteLength).toBe(first.buffer.byteLength);
   });
 
+  it("throws for a time the wire cannot carry instead of sending it as another time", () => {
+    // 1.5 ms would otherwise go out as a delta of -1 (its doubled magnitude, 3, is "D").
+    for (const time of [1.5, -1, Number.NaN, 2 ** 53]) {
+      for (const line of ["plain", "with\nnewline"]) {
+        expect(() =>
+          encodeDataFrame(streamId, 1, [
+            { seq: 1, stream: "stdout", time: 5, line },
+            { seq: 2, stream: "stdout", time, line },
+          ]),
+        ).toThrow(RangeError);
+      }
+    }
+  });
+
   it("handles a frame larger than any scratch buffer it keeps", () => {
     const big = "é".repeat(3 * 1024 * 1024); // 6 MiB of UTF-8
     const frame = encodeDataFrame(streamId, 1, [{ seq: 7, stream: "stdout", time: 1, line: big }]);

@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { type LogEntry, MessageType } from "./schemas.js";
-import { encodeTimeDeltas, writeDelta } from "./time-deltas.js";
+import { checkTime, encodeTimeDeltas, writeDelta } from "./time-deltas.js";
 
 /**
  * The data frame encoder: the producer's hot path, so it writes bytes directly. The header's
@@ -124,6 +124,7 @@ export function encodeDataFrame(
   let previousTime = timeBase;
   for (let i = 0; i < count; i++) {
     const time = (entries[i] as LogEntry).time;
+    checkTime(time, i);
     at = writeDelta(buffer, at, time - previousTime);
     previousTime = time;
   }
@@ -166,8 +167,8 @@ function encodeWithLineColumn(
 /**
  * The bytes of a data frame's envelope (everything but its columns' contents) for the widest
  * frame number and time base, so a producer can size frames: per entry it adds the digits of seq
- * and a comma, the time delta's characters, the stream character, the line's JSON and a comma. It counts both
- * forms of seq, so that counting each entry's seq digits bounds either form.
+ * and a comma, the time delta's characters, the stream character, the line's JSON and a comma.
+ * It counts both forms of seq, so that counting each entry's seq digits bounds either form.
  */
 export function dataFrameEnvelopeBytes(streamId: string): number {
   const widest = Number.MAX_SAFE_INTEGER;

@@ -124,10 +124,10 @@ export const AcceptedFrame = Type.Object(
 export type AcceptedFrame = Static<typeof AcceptedFrame>;
 
 /**
- * A batch of entries, column by column: entry i is (seq[i], stream[i], its time from
- * timeBase and timeDelta, line[i]). Columns parse about three times faster than an array of objects, which is what lets a stream run at
- * over a million lines a second. All four columns have the same length (checked by the decoder),
- * and seq increases strictly within a frame.
+ * A batch of entries, column by column: entry i is (seq[i] or firstSeq + i, stream[i], its time
+ * from timeBase and timeDelta, line[i]). Columns parse about three times faster than an array
+ * of objects, which is what lets a stream run at over a million lines a second. Every column
+ * holds one value per entry (checked by the decoder), and seq increases strictly within a frame.
  */
 export const DataFrame = Type.Object(
   {

@@ -4,9 +4,9 @@ import { Buffer } from "node:buffer";
  * A data frame's capture times travel as one string, `timeDelta`: each entry's time minus the
  * previous entry's (the first entry's minus `timeBase`), written in base64 VLQ, the encoding of
  * source maps. A delta in -15..15 ms (most lines of a burst share a millisecond or follow
- * closely) is one character. Why not a JSON array of numbers: parsing one was about 30 ns per
- * line for the requester, as much as the rest of the frame's JSON together; this string parses
- * and decodes in about 10.
+ * closely) is one character. Why not a JSON array of numbers: the requester's JSON.parse of a
+ * 304-entry header took about 35 ns per line with one, against 17 with this string, decoding
+ * included.
  *
  * Digits are 6 bits (A-Z a-z 0-9 + /), least significant first; bit 5 says another digit follows.
  * The first digit's bit 0 is the sign and bits 1-4 the low 4 bits of the magnitude; each further
@@ -56,12 +56,27 @@ export function writeDelta(buffer: Uint8Array, at: number, delta: number): numbe
   return at;
 }
 
+/**
+ * Throws unless `time` is an epoch time in ms as the wire carries it (a safe integer, not
+ * negative): writeDelta would write a fractional delta as some other one, so a producer's bad
+ * time must fail where it is made rather than reach a requester as a wrong time.
+ */
+export function checkTime(time: number, index: number): void {
+  if (!Number.isSafeInteger(time) || time < 0) {
+    throw new RangeError(
+      `entry ${index}: time ${time} is not an integer number of ms since the epoch`,
+    );
+  }
+}
+
 /** The `timeDelta` string of these times, from `timeBase`. */
 export function encodeTimeDeltas(times: readonly number[], timeBase: number): string {
   const bytes = new Uint8Array(times.length * MAX_DIGITS);
   let at = 0;
   let previous = timeBase;
-  for (const time of times) {
+  for (let i = 0; i < times.length; i++) {
+    const time = times[i] as number;
+    checkTime(time, i);
     at = writeDelta(bytes, at, time - previous);
     previous = time;
   }
