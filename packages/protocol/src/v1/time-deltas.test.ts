@@ -4,23 +4,23 @@ import { decodeTimeDeltas, deltaChars, encodeTimeDeltas } from "./time-deltas.js
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/** Base64 VLQ written the plain way, with BigInt: the encoder must agree with it. */
+/**
+ * Base64 VLQ as source maps write it (2|v| + sign, then 5 bits per digit), with BigInt so that
+ * it is exact for any delta: the encoder must agree with it.
+ */
 function referenceDeltas(times: readonly number[], timeBase: number): string {
   let text = "";
   let previous = BigInt(timeBase);
   for (const time of times) {
     const delta = BigInt(time) - previous;
     previous = BigInt(time);
-    let magnitude = delta < 0n ? -delta : delta;
-    let digit = Number(magnitude & 15n) * 2 + (delta < 0n ? 1 : 0);
-    magnitude >>= 4n;
-    for (;;) {
-      if (magnitude > 0n) digit |= 32;
+    let vlq = delta < 0n ? -delta * 2n + 1n : delta * 2n;
+    do {
+      let digit = Number(vlq & 31n);
+      vlq >>= 5n;
+      if (vlq > 0n) digit |= 32;
       text += ALPHABET[digit];
-      if (magnitude === 0n) break;
-      digit = Number(magnitude & 31n);
-      magnitude >>= 5n;
-    }
+    } while (vlq > 0n);
   }
   return text;
 }

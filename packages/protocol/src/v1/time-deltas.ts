@@ -10,8 +10,8 @@ import { Buffer } from "node:buffer";
  *
  * Digits are 6 bits (A-Z a-z 0-9 + /), least significant first; bit 5 says another digit follows.
  * The first digit's bit 0 is the sign and bits 1-4 the low 4 bits of the magnitude; each further
- * digit adds 5 bits. The magnitude is kept apart from the sign (not 2|v|+1, which is not exact
- * past 2^52), so every safe integer round-trips.
+ * digit adds 5 bits: source maps' digits of 2|v| + sign. That number is not exact past 2^52, so
+ * the magnitude's bits and the sign are taken apart instead, and every safe integer round-trips.
  */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
