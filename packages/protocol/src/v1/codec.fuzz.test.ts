@@ -10,7 +10,8 @@ import {
   decodeRequest,
   encode,
 } from "./codec.js";
-import { MessageType } from "./schemas.js";
+import { type DataFrame, MessageType } from "./schemas.js";
+import { decodeTimeDeltas, encodeTimeDeltas } from "./time-deltas.js";
 
 const decoders = {
   decodeRequest,
@@ -47,7 +48,11 @@ const valid = {
     type: MessageType.Data,
     streamId: sid,
     n: 1,
-    entries: [{ seq: 1, stream: "stdout", time: 0, line: "x" }],
+    firstSeq: 1,
+    stream: "oe",
+    timeBase: 1_732_790_000_000,
+    timeDelta: "AC",
+    line: ["x", "y"],
   },
   [MessageType.Control]: { type: MessageType.Control, sourcePeerId: "r", cancel: [sid] },
   [MessageType.Heartbeat]: { type: MessageType.Heartbeat, computeNodeId: "c", streamIds: [sid] },
@@ -61,7 +66,13 @@ const nearValid = fc
       "type",
       "streamId",
       "n",
-      "entries",
+      "firstSeq",
+      "seq",
+      "stream",
+      "timeBase",
+      "timeDelta",
+      "line",
+      "partial",
       "tail",
       "follow",
       "window",
@@ -101,6 +112,65 @@ describe("decoders under fuzzing", () => {
       );
     });
   }
+
+  it("decodeFrame turns any timeDelta into one in-range time per entry, or a typed error", () => {
+    const base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // Well-formed VLQ values (up to 10 continuation digits, then a last one), so that many cases
+    // decode; and arbitrary strings, so that many do not.
+    const value = fc
+      .tuple(
+        fc.array(fc.integer({ min: 32, max: 63 }), { maxLength: 10 }),
+        fc.integer({ min: 0, max: 31 }),
+      )
+      .map(([more, last]) => [...more, last].map((digit) => base64[digit]).join(""));
+    const deltas = fc.oneof(
+      fc
+        .tuple(fc.array(value, { minLength: 1, maxLength: 8 }), fc.constantFrom(0, 0, 0, 1, -1))
+        .map(([values, off]) => ({
+          text: values.join(""),
+          count: Math.max(1, values.length + off),
+        })),
+      fc.record({
+        text: fc.string({ minLength: 1, maxLength: 20 }),
+        count: fc.integer({ min: 1, max: 8 }),
+      }),
+    );
+    const timeBase = fc.oneof(
+      fc.integer({ min: 0, max: 2_000_000_000_000 }),
+      fc.constant(Number.MAX_SAFE_INTEGER),
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    );
+    fc.assert(
+      fc.property(deltas, timeBase, ({ text: delta, count }, base) => {
+        const frame = {
+          type: MessageType.Data,
+          streamId: sid,
+          n: 1,
+          firstSeq: 1,
+          stream: "o".repeat(count),
+          timeBase: base,
+          timeDelta: delta,
+          line: Array.from({ length: count }, (_, i) => `line ${i}`),
+        };
+        let decoded: DataFrame;
+        try {
+          decoded = decodeFrame(new TextEncoder().encode(JSON.stringify(frame))) as DataFrame;
+        } catch (error) {
+          expect(error).toBeInstanceOf(TailwireError);
+          return;
+        }
+        expect(decoded.time).toHaveLength(count);
+        for (const time of decoded.time) {
+          expect(Number.isSafeInteger(time) && time >= 0).toBe(true);
+        }
+        // Written back (in the shortest form: a reader also takes "gA" for 0), they read the same.
+        const written = encodeTimeDeltas(decoded.time, base);
+        expect(written.length).toBeLessThanOrEqual(delta.length);
+        expect(decodeTimeDeltas(written, base, count)).toEqual(decoded.time);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
   it("whatever decodeMessage accepts re-encodes to an equal message", () => {
     fc.assert(
