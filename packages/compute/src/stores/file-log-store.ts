@@ -9,6 +9,7 @@ import {
   type LogStreamName,
 } from "@tailwire/protocol";
 import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
+import { checkAppend } from "./append-checks.js";
 import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
 import type { ReadStats } from "./file-lines.js";
 import { FileLogReader } from "./file-log-reader.js";
@@ -130,13 +131,7 @@ export class FileLogStore implements LogStore {
     // Everything up to the writer's queue is synchronous: appends are queued in call order.
     this.#assertOpen();
     if (!this.#writers.has(executionId)) this.#paths(executionId);
-    if (stream !== "stdout" && stream !== "stderr") {
-      throw new BadRequestError(`invalid stream ${JSON.stringify(stream)}`);
-    }
-    if (typeof line !== "string") throw new BadRequestError("line must be a string");
-    if (time !== undefined && (!Number.isSafeInteger(time) || time < 0)) {
-      throw new BadRequestError(`invalid time ${time}`);
-    }
+    checkAppend(stream, line, time);
     return this.#writer(executionId).append(stream, line, time ?? Date.now());
   }
 

@@ -6,6 +6,7 @@ import {
   type LogStreamName,
 } from "@tailwire/protocol";
 import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
+import { checkAppend } from "./append-checks.js";
 import { ChangeSignal } from "./change-signal.js";
 
 export interface MemoryLogStoreOptions {
@@ -84,14 +85,7 @@ export class MemoryLogStore implements LogStore {
     line: string,
     time?: number,
   ): Promise<LogEntry> {
-    // The same checks as FileLogStore's: a bad entry fails here, not on a requester's screen.
-    if (stream !== "stdout" && stream !== "stderr") {
-      throw new BadRequestError(`invalid stream ${JSON.stringify(stream)}`);
-    }
-    if (typeof line !== "string") throw new BadRequestError("line must be a string");
-    if (time !== undefined && (!Number.isSafeInteger(time) || time < 0)) {
-      throw new BadRequestError(`invalid time ${time}`);
-    }
+    checkAppend(stream, line, time);
     const log = this.#getOrCreate(executionId);
     if (log.completed)
       throw new Error(`execution ${executionId} is complete; it takes no more lines`);
