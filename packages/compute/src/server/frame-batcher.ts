@@ -138,9 +138,7 @@ export class FrameBatcher {
     // getters and helpers that re-read the frame, at 52 ns per entry against 32 now).
     const line = entry.line;
     const bytes =
-      timeDeltaChars(entry.time - pending.lastTime) +
-      4 +
-      (this.#exact ? exactLineBytes(line) : line.length);
+      entryOverhead(entry, pending.lastTime) + (this.#exact ? exactLineBytes(line) : line.length);
     const seqBytes = addedSeqBytes(pending, entry);
     if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
       if (bytes + seqOverhead(entry) > this.#room) this.#addSplit(entry);
@@ -173,7 +171,7 @@ export class FrameBatcher {
         for (; end < count; end++) {
           const entry = entries[end] as LogEntry;
           if (entry.seq !== nextSeq) break;
-          const added = timeDeltaChars(entry.time - lastTime) + 4 + entry.line.length;
+          const added = entryOverhead(entry, lastTime) + entry.line.length;
           if (bytes + added > limit) break;
           bytes += added;
           nextSeq++;
@@ -243,8 +241,9 @@ export class FrameBatcher {
   /** Starts the frame being filled (it is empty) with this entry, or its first part. */
   #open(entry: LogEntry): void {
     const line = entry.line;
-    // The first entry's time is the frame's timeBase: its delta, 0, is one character.
-    const bytes = 1 + 4 + (this.#exact ? exactLineBytes(line) : line.length);
+    // The first entry's time is the frame's timeBase: its delta is 0.
+    const bytes =
+      entryOverhead(entry, entry.time) + (this.#exact ? exactLineBytes(line) : line.length);
     if (bytes + seqOverhead(entry) > this.#room) {
       this.#addSplit(entry);
       return;
