@@ -10,12 +10,13 @@ import {
   type Logger,
   type LogRequest,
   MessageType,
-  parseStreamInbox,
+  rejectionInbox,
   silentLogger,
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
 import type { LogSource } from "./log-source.js";
+import { maxFrameBytesFor } from "./server/frame-limit.js";
 import {
   type LogStreamServerOptions,
   type ResolvedOptions,
@@ -159,14 +160,8 @@ export class LogStreamServer {
     } catch (error) {
       const code =
         error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST";
-      // Answer only on a genuine stream inbox, like every other frame this node sends.
-      const inbox = reply ? parseStreamInbox(reply) : undefined;
-      this.#reject(
-        code,
-        messageOf(error),
-        inbox && reply ? { reply, streamId: inbox.streamId } : undefined,
-        {},
-      );
+      // Answer only on the stream inbox the request names itself, never on another's.
+      this.#reject(code, messageOf(error), rejectionInbox(msg.data, reply), {});
       return;
     }
     const ctx = {
@@ -301,9 +296,9 @@ export class LogStreamServer {
       await reader.close().catch(() => {});
       return;
     }
-    stream.maxFrameBytes = Math.min(
-      this.#options.maxFrameBytes,
+    stream.maxFrameBytes = maxFrameBytesFor(
       request.window,
+      this.#options.maxFrameBytes,
       this.#maxPayload(),
     );
     try {

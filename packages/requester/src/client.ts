@@ -321,6 +321,16 @@ export class LogStreamClient {
     const attempt = stream.attempt;
     const bytes = msg.data.byteLength;
     if (decoded.value.type === MessageType.Data) {
+      // Before Accepted the frame reader reports the gap; after it, the stated size is a bound.
+      if (attempt.maxFrameBytes > 0 && bytes > attempt.maxFrameBytes) {
+        this.#reject(
+          stream,
+          new ProtocolError(
+            `a data frame of ${bytes} bytes exceeds the stream's maxFrameBytes ${attempt.maxFrameBytes}`,
+          ),
+        );
+        return;
+      }
       // Enforced, not just trusted: the window is what bounds this stream's memory.
       attempt.receivedBytes += bytes;
       if (attempt.receivedBytes > attempt.window + attempt.grantedBytes) {
@@ -375,6 +385,8 @@ export class LogStreamClient {
           }
           return;
         }
+        attempt.maxFrameBytes = outcome.frame.maxFrameBytes;
+        attempt.credit.fitFrames(outcome.frame.maxFrameBytes);
         stream.markAccepted(outcome.frame, now);
         break;
       }
