@@ -22,7 +22,7 @@ import {
 import { Attempt } from "./attempt.js";
 import { monotonicNow, toEpochMs } from "./clock.js";
 import { ControlPublisher } from "./control-publisher.js";
-import { unknownStreamIds, unlistedStreams } from "./heartbeat.js";
+import { unknownStreamIds, unlistedGraceMs, unlistedStreams } from "./heartbeat.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
 import {
@@ -461,7 +461,11 @@ export class LogStreamClient {
     }
     const record = this.#nodes.get(heartbeat.computeNodeId);
     if (!record) return;
-    for (const stream of unlistedStreams(record, heartbeat, now, this.#options.unlistedGraceMs)) {
+    const { unlistedGraceMs: graceMs, heartbeatIntervalMs } = this.#options;
+    const graceOf = (stream: ClientStream) =>
+      unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
+    for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
+      stream.noteUnlisted();
       this.#broken(
         stream,
         new ComputeNodeLostError(

@@ -97,6 +97,8 @@ export class ClientStream implements LogStream {
   attempts = 1;
   /** Decides whether a failure is resumed; owned by the client. */
   readonly budget: ResumeBudget;
+  /** Times this stream was broken because its compute node's heartbeat omitted it. */
+  #unlistedBreaks = 0;
   /** Pending resume (backoff) timer: set while the stream has no live attempt. */
   resumeTimer: NodeJS.Timeout | undefined;
   /** Removes the abort listener; set by the client. */
@@ -143,6 +145,15 @@ export class ClientStream implements LogStream {
 
   get acceptedAt(): number | undefined {
     return this.attempt.acceptedAt;
+  }
+
+  get unlistedBreaks(): number {
+    return this.#unlistedBreaks;
+  }
+
+  /** A heartbeat of its compute node omitted this stream and it was broken for it. */
+  noteUnlisted(): void {
+    this.#unlistedBreaks++;
   }
 
   get lastSeq(): number | undefined {
