@@ -36,6 +36,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 const MAX_ERROR_MESSAGE = 1000;
 /** Worst-case bytes one stream id adds to a heartbeat: 64 characters, quotes and a comma. */
 const HEARTBEAT_BYTES_PER_STREAM = 64 + 3;
+/** The node-wide rate limiter's one key. */
+const NODE_WIDE = "";
 
 /**
  * The compute side of ExecutionLogs/v1: answers log requests from a LogSource, streams frames
@@ -49,6 +51,7 @@ export class LogStreamServer {
   readonly #options: ResolvedOptions;
   readonly #log: Logger;
   readonly #rate: RateLimiter;
+  readonly #nodeRate: RateLimiter;
   readonly #counters = new Counters();
   /** Every registered stream (opening or accepted), by `${sourcePeerId}/${streamId}`. */
   readonly #streams = new Map<string, ServedStream>();
@@ -72,6 +75,8 @@ export class LogStreamServer {
     this.#options = resolveOptions(options, silentLogger);
     this.#log = this.#options.logger;
     this.#rate = new RateLimiter(this.#options.maxRequestsPerSecondPerRequester);
+    const nodeRate = this.#options.maxRequestsPerSecond;
+    this.#nodeRate = new RateLimiter(nodeRate, undefined, nodeRate * 2);
     this.#streamHost = {
       publish: (subject, data) => this.#publish(subject, data),
       finished: (stream) => this.#finish(stream),
@@ -217,6 +222,13 @@ export class LogStreamServer {
       return [
         "BAD_REQUEST",
         `targetPeerId ${request.targetPeerId} is not this node (${this.nodeId})`,
+      ];
+    }
+    // Node-wide first: a flood under fresh requester ids must not fill the per-requester table.
+    if (!this.#nodeRate.take(NODE_WIDE)) {
+      return [
+        "RATE_LIMITED",
+        `more than ${o.maxRequestsPerSecond} requests per second on this node`,
       ];
     }
     if (!this.#rate.take(request.sourcePeerId)) {

@@ -725,6 +725,10 @@ const CONTROL_CASES: ControlCase[] = [
   invalidControl("cancel of 20 001 ids", {
     cancel: Array.from({ length: LIMITS.maxIdsPerMessage + 1 }, () => newStreamId()),
   }),
+  // Was processed (a 475 KB control): control messages are now bounded at 256 KiB.
+  invalidControl("a 470 KB control message (valid but for its size)", {
+    cancel: Array.from({ length: 10_000 }, () => newStreamId() + newStreamId()),
+  }),
   invalidControl("credit not an array", { credit: { streamId: newStreamId(), bytes: 1 } }),
   invalidControl("credit without streamId", { credit: [{ bytes: 1024 }] }),
   invalidControl("credit of -1 bytes", { credit: [{ streamId: newStreamId(), bytes: -1 }] }),
