@@ -137,10 +137,12 @@ export class LogStreamServer {
     return {
       openStreams: this.#streams.size,
       openStreamsByRequester: Object.fromEntries(this.#perRequester),
+      streamsWaitingForCredit: [...this.#streams.values()].filter((s) => s.credit.waiting).length,
       requesters: [...this.#links.values()].map((link) => ({
         requesterNodeId: link.requesterNodeId,
         heartbeatSubject: link.heartbeatSubject,
         openStreams: link.streams.size,
+        waitingForCredit: [...link.streams.values()].filter((s) => s.credit.waiting).length,
         lastHeartbeatAt: link.lastHeartbeatAt,
         consecutiveFailures: link.consecutiveFailures,
       })),

@@ -206,8 +206,11 @@ export class LogStreamClient {
         lastHeardAt: record.lastHeardAt === undefined ? null : toEpochMs(record.lastHeardAt),
       });
     }
+    let waiting = 0;
+    for (const stream of this.#open) if (stream.waitingForCredit) waiting++;
     return {
       openStreams: this.#open.size,
+      streamsWaitingForCredit: waiting,
       computeNodes,
       ...this.#counters,
       streamsEnded: { ...this.#ended },
@@ -440,12 +443,14 @@ export class LogStreamClient {
     const heartbeat = decoded.value;
     const now = monotonicNow();
     this.#nodes.heard(heartbeat.computeNodeId, now);
+    const waiting = new Set(heartbeat.creditWait);
     for (const id of heartbeat.streamIds) {
       // Listed by its compute node after acceptance: the stream is healthy end to end, so a
       // later failure starts a fresh resume budget.
       const stream = this.#streams.get(id);
       if (stream?.nodeId === heartbeat.computeNodeId && stream.acceptedAt !== undefined) {
         stream.budget.progress();
+        stream.noteCreditWait(waiting.has(id));
       }
     }
     if (msg.reply) {

@@ -122,10 +122,13 @@ export class RequesterLink {
   async #beat(): Promise<void> {
     const host = this.#host;
     const listed = [...this.streams.values()];
+    const creditWait = listed.filter((s) => s.credit.waiting).map((s) => s.streamId);
     const data = encode({
       type: MessageType.Heartbeat,
       computeNodeId: host.nodeId,
       streamIds: listed.map((s) => s.streamId),
+      // Only when some stream waits: an idle heartbeat stays as small as before.
+      ...(creditWait.length > 0 ? { creditWait } : {}),
     });
     let reply: { data: Uint8Array };
     try {

@@ -237,6 +237,11 @@ export const HeartbeatRequest = Type.Object(
     computeNodeId: NodeId,
     /** Every stream the compute node serves for this requester. */
     streamIds: Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage }),
+    /**
+     * Optional (v1 addition): those of `streamIds` that have lines ready but wait for credit,
+     * so a stalled stream can be told from one with no new lines. Absent = none waits.
+     */
+    creditWait: Type.Optional(Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage })),
   },
   { $id: "ExecutionLogs.Heartbeat/v1" },
 );
