@@ -110,7 +110,8 @@ export const AcceptedFrame = Type.Object(
     type: Type.Literal(MessageType.Accepted),
     streamId: StreamId,
     /** Frames are numbered per stream: accepted is 0, then every data frame counts up by one. */
-    n: Type.Literal(0),
+    // An integer like every other `n` in the JSON Schema (a literal would say "number").
+    n: Type.Integer({ minimum: 0, maximum: 0 }),
     computeNodeId: NodeId,
     /** The stream carries entries with seq > afterSeq (resume from here if nothing arrived). */
     afterSeq: Seq,
