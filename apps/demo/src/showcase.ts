@@ -4,13 +4,15 @@
  * separate processes, then narrates: tail + follow, cancel, a compute node SIGKILLed, the
  * requester SIGKILLed, with measured detection times, and cleans up every process it started.
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { colorEnabled, palette } from "@tailwire/cli";
 import { NatsServer, NodeProcess } from "@tailwire/testkit";
-import { colorEnabled, palette } from "./output.js";
 import {
   type ComputeStats,
   computeStats,
@@ -19,7 +21,12 @@ import {
   streamEndedLog,
 } from "./showcase/events.js";
 
-const CLI = fileURLToPath(new URL("./cli.js", import.meta.url));
+/** The `tailwire` binary of the installed @tailwire/cli, found the way npm links it: its `bin`. */
+const CLI = (() => {
+  const manifest = createRequire(import.meta.url).resolve("@tailwire/cli/package.json");
+  const { bin } = JSON.parse(readFileSync(manifest, "utf8")) as { bin: { tailwire: string } };
+  return join(dirname(manifest), bin.tailwire);
+})();
 const REQUESTER = fileURLToPath(new URL("./showcase/requester-node.js", import.meta.url));
 const WORKLOAD = fileURLToPath(new URL("./showcase/workload.js", import.meta.url));
 

@@ -4,6 +4,7 @@
 // test process. The chaos suite covers a real SIGSTOP.
 import { ComputeNodeLostError } from "@tailwire/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { RequesterStalledError } from "./requester-errors.js";
 import { collect, Rig } from "./test-helpers/rig.js";
 
 const clock = vi.hoisted(() => ({ offsetMs: 0 }));
@@ -74,9 +75,24 @@ describe("LogStreamClient: the requester's own stall", () => {
     await compute.heartbeat(client.nodeId, [stream.streamId]);
     const { error } = await result;
     const elapsed = performance.now() - thawedAt;
-    expect(error).toBeInstanceOf(ComputeNodeLostError);
+    // Silent since a stall long enough for the node to give this requester up: said so, with
+    // REQUESTER_LOST, rather than blamed on the node alone.
+    expect(error).toBeInstanceOf(RequesterStalledError);
+    expect((error as RequesterStalledError).code).toBe("REQUESTER_LOST");
+    expect((error as RequesterStalledError).stalledMs).toBeGreaterThanOrEqual(60_000);
+    expect((error as Error).message).toMatch(/this requester was stalled .* or it died/);
     expect(elapsed).toBeGreaterThanOrEqual(silentMs - 10);
     expect(elapsed).toBeLessThan(silentMs + 1_000);
+    expect(client.stats().streamsEnded.error).toBe(1);
+  });
+
+  it("a stall shorter than two heartbeat intervals leaves a later silence to the node", async () => {
+    const { client, compute, stream } = await acceptedStream();
+    const result = collect(stream);
+    clock.offsetMs += intervalMs * 1.5;
+    await compute.heartbeat(client.nodeId, [stream.streamId]);
+    const { error } = await result;
+    expect(error).toBeInstanceOf(ComputeNodeLostError);
     expect(client.stats().streamsEnded.compute_node_lost).toBe(1);
   });
 });

@@ -33,6 +33,7 @@ import {
   resolveOptions,
   type StreamLogsOptions,
 } from "./options.js";
+import { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
 import { ResumeBudget, ResumeExhaustedError } from "./resume-policy.js";
 import { END_CAUSES, type EndCause, type LogStreamClientStats } from "./stats.js";
 
@@ -79,6 +80,8 @@ export class LogStreamClient {
   #lastSweepAt = 0;
   /** The previous sweep ran late and did not judge: the next one judges, however late. */
   #sweepDeferred = false;
+  /** Our last stall long enough to miss a heartbeat: when it ended and how long it lasted. */
+  #lastStall: { endedAt: number; ms: number } | undefined;
   #closed = false;
   /** Our own connection is down: silence from compute nodes is then not their fault. */
   #disconnected = false;
@@ -453,8 +456,8 @@ export class LogStreamClient {
         stream.noteCreditWait(waiting.has(id));
       }
     }
+    const unknown = unknownStreamIds(heartbeat, (id) => this.#streams.get(id));
     if (msg.reply) {
-      const unknown = unknownStreamIds(heartbeat, (id) => this.#streams.get(id));
       msg.respond(
         encode({
           type: MessageType.HeartbeatResponse,
@@ -469,8 +472,19 @@ export class LogStreamClient {
     const { unlistedGraceMs: graceMs, heartbeatIntervalMs } = this.#options;
     const graceOf = (stream: ClientStream) =>
       unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
+    // Our accepted stream unlisted while the node lists streams we never opened: another live
+    // requester answers heartbeats under our id, and the node dropped ours on its answer.
+    const foreign = unknown.length > 0;
     for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
       stream.noteUnlisted();
+      if (foreign) {
+        this.#broken(
+          stream,
+          new DuplicateRequesterIdError(this.#options.nodeId, stream.nodeId, stream.streamId),
+          "error",
+        );
+        continue;
+      }
       this.#broken(
         stream,
         new ComputeNodeLostError(
@@ -518,6 +532,11 @@ export class LogStreamClient {
           record.lastHeardAt = Math.min(now, record.lastHeardAt + lateMs);
         }
       }
+      // Long enough for a compute node to give us up (by default after 2 missed heartbeats):
+      // remembered, so that a silence that starts here is reported as our stall first.
+      if (lateMs >= 2 * this.#options.heartbeatIntervalMs) {
+        this.#lastStall = { endedAt: now, ms: Math.round(lateMs) };
+      }
       // An event loop late on every run (sustained overload) must not defer judgement forever:
       // at most every other run is skipped. The credit alone keeps the lag out of the silence.
       if (!this.#sweepDeferred) {
@@ -528,8 +547,23 @@ export class LogStreamClient {
     this.#sweepDeferred = false;
     for (const record of this.#nodes.silent(now, silentMs)) {
       const silentFor = Math.round(now - (record.lastHeardAt ?? now));
+      // Silent since our own stall ended (what it sent during the stall is read at the thaw,
+      // hence the half interval): it most likely gave us up meanwhile (requester_lost).
+      const stall = this.#lastStall;
+      const ourStall =
+        stall !== undefined &&
+        record.lastHeardAt !== undefined &&
+        record.lastHeardAt <= stall.endedAt + this.#options.heartbeatIntervalMs / 2;
       for (const stream of [...record.streams]) {
         if (stream.acceptedAt === undefined) continue; // pending: the accept timeout decides
+        if (ourStall) {
+          this.#broken(
+            stream,
+            new RequesterStalledError(record.nodeId, stall.ms, silentFor),
+            "error",
+          );
+          continue;
+        }
         this.#broken(
           stream,
           new ComputeNodeLostError(`compute node ${record.nodeId} silent for ${silentFor} ms`),

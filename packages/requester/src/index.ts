@@ -28,6 +28,7 @@ export {
 export { LogStreamClient } from "./client.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
+export { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
 export {
   backoffMs,
   RESUME_DEFAULTS,

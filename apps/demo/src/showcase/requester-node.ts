@@ -10,10 +10,15 @@
  * Event numbers start at 1 and have no gaps, so the showcase reads them in order.
  */
 import { createInterface } from "node:readline";
+import {
+  addNatsOptions,
+  connectNats,
+  type NatsCliOptions,
+  nonNegativeInteger,
+  positiveInteger,
+} from "@tailwire/cli";
 import { type LogStream, LogStreamClient, TailwireError } from "@tailwire/requester";
 import { Command } from "commander";
-import { addNatsOptions, connectNats, type NatsCliOptions } from "../connection.js";
-import { nonNegativeInteger, positiveInteger } from "../parse.js";
 
 interface Options extends NatsCliOptions {
   requesterId: string;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, readPackageJson, run } from "./workspace.js";
 
 const CHANGESET = [process.execPath, join(ROOT, "node_modules", "@changesets", "cli", "bin.js")];
-const FIXED = ["@tailwire/protocol", "@tailwire/compute", "@tailwire/requester"];
+const FIXED = ["@tailwire/protocol", "@tailwire/compute", "@tailwire/requester", "@tailwire/cli"];
 type Bump = "patch" | "minor" | "major";
 
 /** Every workspace package directory, from pnpm-workspace.yaml's `dir/*` and `dir` entries. */
@@ -127,7 +127,7 @@ describe("changeset version on a copy of the workspace", () => {
     for (const name of FIXED) expect(outcome.versions[name], name).toBe(fixedVersion("minor"));
     expect(outcome.versions["@tailwire/testkit"]).toBe(before("@tailwire/testkit"));
     expectPrivateUntouched(outcome);
-    for (const pkg of ["protocol", "compute", "requester"]) {
+    for (const pkg of ["protocol", "compute", "requester", "cli"]) {
       expect(outcome.changed).toContain(`packages/${pkg}/CHANGELOG.md`);
     }
     // Internal ranges stay workspace:^ in the repo; pnpm publish/pack writes the real version.
