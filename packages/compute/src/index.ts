@@ -3,6 +3,19 @@ export {
   type CaptureProcessResult,
   captureProcess,
 } from "./capture-process.js";
+export {
+  type CatalogChange,
+  type CreateOptions,
+  type ExecutionCatalog,
+  ExecutionDirectory,
+  type ExecutionInfo,
+  isExecutionCatalog,
+} from "./execution-catalog.js";
+export {
+  LocateResponder,
+  type LocateResponderOptions,
+  type LocateResponderStats,
+} from "./locate-responder.js";
 export type { LogReader, LogSource, LogStore, ReadOptions } from "./log-source.js";
 export {
   type EndCause,

@@ -1,4 +1,5 @@
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
+import type { CreateOptions } from "./execution-catalog.js";
 
 /** What a stream asks of a log source. Mirrors the request's read options. */
 export interface ReadOptions {
@@ -48,8 +49,11 @@ export interface LogSource {
 
 /** A log source that can also be written: what captureProcess writes into. */
 export interface LogStore extends LogSource {
-  /** Creates the execution if it does not exist yet (a read of it then finds an empty log). */
-  create(executionId: string): Promise<void>;
+  /**
+   * Creates the execution if it does not exist yet (a read of it then finds an empty log),
+   * with its job if it has one.
+   */
+  create(executionId: string, options?: CreateOptions): Promise<void>;
   /** Appends one line; returns the entry with its sequence number. */
   append(
     executionId: string,

@@ -15,6 +15,8 @@ import {
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
+import { isExecutionCatalog } from "./execution-catalog.js";
+import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
 import {
@@ -64,6 +66,9 @@ export class LogStreamServer {
   #status: StatusIterable | undefined;
   #state: "new" | "running" | "closing" | "closed" = "new";
   readonly #streamHost: StreamHost;
+  readonly #locateOption: LogStreamServerOptions["locate"];
+  /** Answers lookups of the executions the source holds (when it can list them). */
+  #locator: LocateResponder | undefined;
   readonly #linkHost: LinkHost;
 
   constructor(options: LogStreamServerOptions) {
@@ -72,6 +77,7 @@ export class LogStreamServer {
     this.nodeId = options.nodeId;
     this.#connection = options.connection;
     this.#source = options.source;
+    this.#locateOption = options.locate;
     this.#options = resolveOptions(options, silentLogger);
     this.#log = this.#options.logger;
     this.#rate = new RateLimiter(this.#options.maxRequestsPerSecondPerRequester);
@@ -101,6 +107,19 @@ export class LogStreamServer {
       }),
     ];
     this.#watchReconnects();
+    const locate = this.#locateOption;
+    if (locate !== false && isExecutionCatalog(this.#source)) {
+      this.#locator = new LocateResponder({
+        connection: this.#connection,
+        computeNodeId: this.nodeId,
+        catalog: this.#source,
+        logger: this.#log,
+        ...(typeof locate === "object" && locate.maxLookupsPerSecond !== undefined
+          ? { maxLookupsPerSecond: locate.maxLookupsPerSecond }
+          : {}),
+      });
+      await this.#locator.start();
+    }
     await this.#connection.flush();
     this.#log.info({ nodeId: this.nodeId }, "log stream server started");
   }
@@ -114,6 +133,7 @@ export class LogStreamServer {
     this.#state = "closing";
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions = [];
+    await this.#locator?.close();
     this.#status?.stop?.();
     for (const stream of [...this.#streams.values()]) {
       this.#end(stream, "going_away", (n) =>
@@ -153,6 +173,7 @@ export class LogStreamServer {
       controlRejected: c.controlRejected,
       framesSent: c.framesSent,
       bytesSent: c.bytesSent,
+      locate: this.#locator?.stats() ?? null,
     };
   }
 

@@ -23,6 +23,11 @@ export const ERROR_CODES = {
     retryable: false,
     description: "The compute node has no logs for this execution id.",
   },
+  EXECUTION_AMBIGUOUS: {
+    retryable: false,
+    description:
+      "More than one compute node says it holds this execution id: name the compute node.",
+  },
   NODE_UNREACHABLE: {
     retryable: true,
     description:
@@ -134,6 +139,7 @@ export class BadRequestError extends errorClass("BAD_REQUEST") {}
 export class UnsupportedVersionError extends errorClass("UNSUPPORTED_VERSION") {}
 export class ProtocolError extends errorClass("PROTOCOL_ERROR") {}
 export class ExecutionNotFoundError extends errorClass("EXECUTION_NOT_FOUND") {}
+export class ExecutionAmbiguousError extends errorClass("EXECUTION_AMBIGUOUS") {}
 export class NodeUnreachableError extends errorClass("NODE_UNREACHABLE") {}
 export class AcceptTimeoutError extends errorClass("ACCEPT_TIMEOUT") {}
 export class ComputeNodeLostError extends errorClass("COMPUTE_NODE_LOST") {}
@@ -160,6 +166,7 @@ const CLASSES: {
   UNSUPPORTED_VERSION: UnsupportedVersionError,
   PROTOCOL_ERROR: ProtocolError,
   EXECUTION_NOT_FOUND: ExecutionNotFoundError,
+  EXECUTION_AMBIGUOUS: ExecutionAmbiguousError,
   NODE_UNREACHABLE: NodeUnreachableError,
   ACCEPT_TIMEOUT: AcceptTimeoutError,
   COMPUTE_NODE_LOST: ComputeNodeLostError,

@@ -12,6 +12,9 @@ export const NODE_ID_PATTERN = "^[A-Za-z0-9_-]{1,128}$";
  */
 export const EXECUTION_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$";
 
+/** Job ids group executions (retries, fan-out); same alphabet as execution ids. */
+export const JOB_ID_PATTERN = EXECUTION_ID_PATTERN;
+
 /** Stream ids are chosen by the requester: at least 128 random bits, subject-token safe. */
 export const STREAM_ID_PATTERN = "^[A-Za-z0-9_-]{22,64}$";
 
@@ -22,6 +25,7 @@ const streamIdRe = new RegExp(STREAM_ID_PATTERN);
 export const isNodeId = (value: string): boolean => nodeIdRe.test(value);
 export const isExecutionId = (value: string): boolean => executionIdRe.test(value);
 export const isStreamId = (value: string): boolean => streamIdRe.test(value);
+export const isJobId = (value: string): boolean => executionIdRe.test(value);
 
 /** A new unguessable stream id: 128 random bits, base64url (22 characters). */
 export function newStreamId(): string {

@@ -1,5 +1,6 @@
 export * from "./errors.js";
 export * from "./ids.js";
+export * from "./locate-subjects.js";
 export * from "./logger.js";
 export * from "./subjects.js";
 export * from "./v1/codec.js";

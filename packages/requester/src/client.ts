@@ -1,12 +1,14 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   AcceptTimeoutError,
+  BadRequestError,
   CancelledError,
   ComputeNodeLostError,
   decodeFrame,
   decodeHeartbeat,
   encode,
   InternalError,
+  isExecutionId,
   LIMITS,
   type LogRequest,
   MessageType,
@@ -22,10 +24,13 @@ import {
 import { Attempt } from "./attempt.js";
 import { monotonicNow, toEpochMs } from "./clock.js";
 import { ControlPublisher } from "./control-publisher.js";
+import { type ExecutionLocator, NatsExecutionLocator } from "./execution-locator.js";
 import { unknownStreamIds, unlistedGraceMs, unlistedStreams } from "./heartbeat.js";
+import { LocatedLogStream } from "./located-stream.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
 import {
+  computeNodeOf,
   type LogStreamClientOptions,
   type ReadOptions,
   type ResolvedOptions,
@@ -72,6 +77,9 @@ export class LogStreamClient {
   readonly #open = new Set<ClientStream>();
   readonly #nodes = new NodeRegistry<ClientStream>();
   readonly #control: ControlPublisher;
+  #locator: ExecutionLocator | undefined;
+  /** The locator this client made itself (closed with it). */
+  #ownLocator: NatsExecutionLocator | undefined;
   readonly #owner: StreamOwner;
   readonly #frameSub: Subscription;
   readonly #heartbeatSub: Subscription;
@@ -104,6 +112,7 @@ export class LogStreamClient {
   constructor(options: LogStreamClientOptions) {
     this.#options = resolveOptions(options);
     this.#nc = options.connection;
+    this.#locator = options.locator;
     this.#control = new ControlPublisher(this.#nc, this.#options.nodeId, this.#options.logger);
     this.#owner = {
       released: (stream, bytes) => this.#released(stream, bytes),
@@ -137,7 +146,26 @@ export class LogStreamClient {
    */
   streamLogs(options: StreamLogsOptions): LogStream {
     if (this.#closed) throw new CancelledError("the LogStreamClient is closed");
-    const read = readOptionsOf(options);
+    const computeNodeId = computeNodeOf(options);
+    if (computeNodeId === undefined) {
+      if (!isExecutionId(options.executionId))
+        throw new BadRequestError(`invalid execution id ${JSON.stringify(options.executionId)}`);
+      const { signal, ...rest } = options;
+      return new LocatedLogStream(
+        options.executionId,
+        this.locator,
+        // Once located, the ordinary stream answers the signal itself.
+        (located) =>
+          this.streamLogs({
+            ...rest,
+            computeNodeId: located,
+            nodeId: undefined,
+            ...(signal ? { signal } : {}),
+          }),
+        signal,
+      );
+    }
+    const read = readOptionsOf(options, computeNodeId);
     const window = this.#options.windowBytes;
     const attempt = new Attempt(newStreamId(), read.nodeId, window, window);
     // Encode before registering anything: invalid options must leave no state behind.
@@ -168,6 +196,20 @@ export class LogStreamClient {
     return stream;
   }
 
+  /** Where executions are looked up: the `locator` option, else one over this connection. */
+  get locator(): ExecutionLocator {
+    if (!this.#locator) {
+      const own = new NatsExecutionLocator({
+        connection: this.#nc,
+        requesterNodeId: this.#options.nodeId,
+        logger: this.#options.logger,
+      });
+      this.#ownLocator = own;
+      this.#locator = own;
+    }
+    return this.#locator;
+  }
+
   /**
    * Cancels every open stream (one control message per compute node) and ends their iterators
    * with CancelledError: unlike cancel(), whoever closes the client is usually not the
@@ -186,6 +228,7 @@ export class LogStreamClient {
     this.#control.flush();
     this.#stopSweep();
     this.#status?.stop?.();
+    this.#ownLocator?.close();
     for (const sub of [this.#frameSub, this.#heartbeatSub]) {
       try {
         sub.unsubscribe();

@@ -7,6 +7,7 @@ export {
   ComputeNodeLostError,
   DuplicateStreamError,
   type ErrorCode,
+  ExecutionAmbiguousError,
   ExecutionNotFoundError,
   GoingAwayError,
   InternalError,
@@ -26,6 +27,13 @@ export {
   UnsupportedVersionError,
 } from "@tailwire/protocol";
 export { LogStreamClient } from "./client.js";
+export {
+  type ExecutionLocator,
+  type LocatedExecution,
+  type LocateOptions,
+  NatsExecutionLocator,
+  type NatsExecutionLocatorOptions,
+} from "./execution-locator.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
 export { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";

@@ -8,6 +8,7 @@ import {
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
+import type { ExecutionLocator } from "./execution-locator.js";
 import {
   RESUME_DEFAULTS,
   type ResumeAfterComputeLostOptions,
@@ -34,6 +35,12 @@ export interface LogStreamClientOptions {
   acceptTimeoutMs?: number;
   /** Initial credit per stream in data-frame bytes; bounds each stream's buffer. */
   windowBytes?: number;
+  /**
+   * Finds the compute node of a `streamLogs` without one, and a job's executions. Default: a
+   * NatsExecutionLocator on this connection (created on first use). An orchestrator that knows
+   * where its executions run passes its own.
+   */
+  locator?: ExecutionLocator;
   /** A heartbeat that omits a stream accepted less than this long ago is not held against it. */
   unlistedGraceMs?: number;
   /**
@@ -174,8 +181,13 @@ function resolveResume(options: LogStreamClientOptions): ResumePolicy | undefine
 }
 
 export interface StreamLogsOptions {
-  /** The compute node that holds the execution's logs. */
-  nodeId: string;
+  /**
+   * The compute node that holds the execution's logs. Absent: the client's locator finds it
+   * (PROTOCOL.md, "Locating executions"); exactly one compute node must hold the execution.
+   */
+  computeNodeId?: string | undefined;
+  /** @deprecated The old name of `computeNodeId` (it always meant the remote compute node). */
+  nodeId?: string | undefined;
   executionId: string;
   /** The last N lines; 0 = only lines written from now on; absent = the whole history. */
   tail?: number;
@@ -202,9 +214,20 @@ export interface ReadOptions {
   fromSeq?: number;
 }
 
-export function readOptionsOf(options: StreamLogsOptions): ReadOptions {
+/** The compute node a stream names (either spelling), or undefined to locate it. */
+export function computeNodeOf(options: StreamLogsOptions): string | undefined {
+  const { computeNodeId, nodeId } = options;
+  if (computeNodeId !== undefined && nodeId !== undefined && computeNodeId !== nodeId) {
+    throw new TypeError(
+      `computeNodeId ${JSON.stringify(computeNodeId)} and nodeId ${JSON.stringify(nodeId)} differ: give one`,
+    );
+  }
+  return computeNodeId ?? nodeId;
+}
+
+export function readOptionsOf(options: StreamLogsOptions, computeNodeId: string): ReadOptions {
   const read: ReadOptions = {
-    nodeId: options.nodeId,
+    nodeId: computeNodeId,
     executionId: options.executionId,
     follow: options.follow ?? false,
   };

@@ -31,6 +31,12 @@ export interface LogStreamServerOptions {
     /** Consecutive failed heartbeats after which a requester is given up (default 2). */
     maxMissed?: number;
   };
+  /**
+   * Answer lookups for the executions the source holds (PROTOCOL.md, "Locating executions"), so
+   * requesters can stream them without naming this node. Default: on when the source can list
+   * its executions (MemoryLogStore, FileLogStore); false turns it off.
+   */
+  locate?: boolean | { maxLookupsPerSecond?: number };
   batching?: {
     /** Largest data frame (default 64 KiB); also bounded by the request's window and the server's max_payload. */
     maxFrameBytes?: number;

@@ -30,6 +30,8 @@ export interface LogStreamServerStats {
   /** Every frame published (Accepted, Data, End, Error) and their payload bytes. */
   framesSent: number;
   bytesSent: number;
+  /** Lookups (PROTOCOL.md, "Locating executions"); null when the node does not answer them. */
+  locate: { subscriptions: number; answered: number; rejected: number } | null;
 }
 
 /** The server's running counters. */

@@ -2,9 +2,17 @@ import {
   BadRequestError,
   ExecutionNotFoundError,
   isExecutionId,
+  isJobId,
   type LogEntry,
   type LogStreamName,
 } from "@tailwire/protocol";
+import {
+  type CatalogChange,
+  type CreateOptions,
+  type ExecutionCatalog,
+  ExecutionDirectory,
+  type ExecutionInfo,
+} from "../execution-catalog.js";
 import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
 import { ChangeSignal } from "./change-signal.js";
@@ -61,8 +69,10 @@ class ExecutionLog {
  * An in-memory, bounded LogStore: for tests, demos and nodes that do not need logs to survive
  * a restart. Follows are woken by appends (no polling).
  */
-export class MemoryLogStore implements LogStore {
+export class MemoryLogStore implements LogStore, ExecutionCatalog {
   readonly #logs = new Map<string, ExecutionLog>();
+  /** Which job each execution belongs to, and who wants to know of new ones (locating). */
+  readonly #directory = new ExecutionDirectory();
   readonly #maxEntries: number;
   readonly #maxBatch: number;
 
@@ -75,8 +85,30 @@ export class MemoryLogStore implements LogStore {
     this.#maxBatch = positiveInt(options.maxBatchEntries, DEFAULT_MAX_BATCH, "maxBatchEntries");
   }
 
-  async create(executionId: string): Promise<void> {
-    this.#getOrCreate(executionId);
+  async create(executionId: string, options: CreateOptions = {}): Promise<void> {
+    if (options.jobId !== undefined && !isJobId(options.jobId))
+      throw new BadRequestError(`invalid job id ${JSON.stringify(options.jobId)}`);
+    this.#getOrCreate(executionId, options.jobId);
+  }
+
+  async listExecutions(): Promise<{ executionId: string; jobId?: string }[]> {
+    return this.#directory.list();
+  }
+
+  async describeExecution(executionId: string): Promise<ExecutionInfo | undefined> {
+    const log = this.#logs.get(executionId);
+    if (!log) return undefined;
+    const jobId = this.#directory.jobOf(executionId);
+    return {
+      executionId,
+      ...(jobId === undefined ? {} : { jobId }),
+      lastSeq: log.lastSeq,
+      completed: log.completed,
+    };
+  }
+
+  watchExecutions(listener: (change: CatalogChange) => void): () => void {
+    return this.#directory.watch(listener);
   }
 
   async append(
@@ -108,6 +140,7 @@ export class MemoryLogStore implements LogStore {
     const log = this.#logs.get(executionId);
     if (!log) return false;
     this.#logs.delete(executionId);
+    this.#directory.removed(executionId);
     log.completed = true;
     log.changed.notify();
     return true;
@@ -126,7 +159,7 @@ export class MemoryLogStore implements LogStore {
     return new MemoryLogReader(log, options, this.#maxBatch);
   }
 
-  #getOrCreate(executionId: string): ExecutionLog {
+  #getOrCreate(executionId: string, jobId?: string): ExecutionLog {
     let log = this.#logs.get(executionId);
     if (!log) {
       if (!isExecutionId(executionId)) {
@@ -134,6 +167,7 @@ export class MemoryLogStore implements LogStore {
       }
       log = new ExecutionLog();
       this.#logs.set(executionId, log);
+      this.#directory.created(executionId, jobId);
     }
     return log;
   }

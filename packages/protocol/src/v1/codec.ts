@@ -15,6 +15,8 @@ import {
   ErrorFrame,
   HeartbeatRequest,
   HeartbeatResponse,
+  LocateAnswer,
+  LocateRequest,
   type LogEntry,
   LogRequest,
   MessageType,
@@ -37,6 +39,8 @@ const validators = {
   [MessageType.Control]: TypeCompiler.Compile(ControlMessage),
   [MessageType.Heartbeat]: TypeCompiler.Compile(HeartbeatRequest),
   [MessageType.HeartbeatResponse]: TypeCompiler.Compile(HeartbeatResponse),
+  [MessageType.Locate]: TypeCompiler.Compile(LocateRequest),
+  [MessageType.Located]: TypeCompiler.Compile(LocateAnswer),
 } as const satisfies Record<MessageTypeName, ReturnType<typeof TypeCompiler.Compile<TSchema>>>;
 
 const KNOWN_TYPES = new Set<string>(Object.values(MessageType));
@@ -46,6 +50,8 @@ export const MAX_MESSAGE_BYTES = {
   request: 16 * 1024,
   control: 256 * 1024,
   heartbeat: 1024 * 1024,
+  locate: 4 * 1024,
+  located: 256 * 1024,
   frame: 64 * 1024 * 1024,
 } as const;
 
@@ -220,6 +226,21 @@ export const decodeHeartbeat = (bytes: Uint8Array): HeartbeatRequest =>
 
 export const decodeHeartbeatResponse = (bytes: Uint8Array): HeartbeatResponse =>
   decodeOneOf(bytes, [MessageType.HeartbeatResponse], MAX_MESSAGE_BYTES.heartbeat);
+
+/** Locate requests arrive on node.locate.ExecutionLocate/v1.<kind>.<key>; exactly one id. */
+export function decodeLocate(bytes: Uint8Array): LocateRequest {
+  const request = decodeOneOf<LocateRequest>(bytes, [MessageType.Locate], MAX_MESSAGE_BYTES.locate);
+  if ((request.executionId === undefined) === (request.jobId === undefined)) {
+    throw new BadRequestError(
+      `invalid ${MessageType.Locate}: needs exactly one of executionId and jobId`,
+    );
+  }
+  return request;
+}
+
+/** Answers to a locate arrive on the requester's `_TW.<id>.l.<lookupId>`. */
+export const decodeLocateAnswer = (bytes: Uint8Array): LocateAnswer =>
+  decodeOneOf(bytes, [MessageType.Located], MAX_MESSAGE_BYTES.located);
 
 const FRAME_TYPES = [
   MessageType.Accepted,

@@ -1,5 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { EXECUTION_ID_PATTERN, NODE_ID_PATTERN, STREAM_ID_PATTERN } from "../ids.js";
+import {
+  EXECUTION_ID_PATTERN,
+  JOB_ID_PATTERN,
+  NODE_ID_PATTERN,
+  STREAM_ID_PATTERN,
+} from "../ids.js";
 import { TIME_DELTA_PATTERN } from "./time-deltas.js";
 
 /**
@@ -19,6 +24,8 @@ export const MessageType = {
   Control: "ExecutionLogs.Control/v1",
   Heartbeat: "ExecutionLogs.Heartbeat/v1",
   HeartbeatResponse: "ExecutionLogs.HeartbeatResponse/v1",
+  Locate: "ExecutionLogs.Locate/v1",
+  Located: "ExecutionLogs.Located/v1",
 } as const;
 export type MessageTypeName = (typeof MessageType)[keyof typeof MessageType];
 
@@ -259,6 +266,50 @@ export const HeartbeatResponse = Type.Object(
 );
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
+/** At most this many executions in one Located answer (one compute node's share of a job). */
+export const MAX_LOCATED_EXECUTIONS = 1000;
+const JobId = Type.String({ pattern: JOB_ID_PATTERN });
+
+/**
+ * Optional (v1 addition): which compute node holds an execution, or a job's executions.
+ * Published on `node.locate.ExecutionLocate/v1.e.<key>` (or `.j.<key>`), reply subject
+ * `_TW.<sourcePeerId>.l.<lookupId>`. Exactly one of executionId and jobId.
+ */
+export const LocateRequest = Type.Object(
+  {
+    type: Type.Literal(MessageType.Locate),
+    sourcePeerId: NodeId,
+    executionId: Type.Optional(ExecutionId),
+    jobId: Type.Optional(JobId),
+  },
+  { $id: "ExecutionLogs.Locate/v1" },
+);
+export type LocateRequest = Static<typeof LocateRequest>;
+
+export const LocatedExecution = Type.Object(
+  {
+    executionId: ExecutionId,
+    jobId: Type.Optional(JobId),
+    /** The execution's last sequence number when the answer was made (0 = no lines yet). */
+    lastSeq: Seq,
+    /** Whether the execution has completed (its log is final). */
+    completed: Type.Boolean(),
+  },
+  { $id: "LocatedExecution" },
+);
+export type LocatedExecution = Static<typeof LocatedExecution>;
+
+/** One compute node's answer to a Locate: what it holds of what was asked. */
+export const LocateAnswer = Type.Object(
+  {
+    type: Type.Literal(MessageType.Located),
+    computeNodeId: NodeId,
+    executions: Type.Array(LocatedExecution, { maxItems: MAX_LOCATED_EXECUTIONS }),
+  },
+  { $id: "ExecutionLogs.Located/v1" },
+);
+export type LocateAnswer = Static<typeof LocateAnswer>;
+
 export const schemasV1 = {
   LogEntry,
   LogRequest,
@@ -270,6 +321,9 @@ export const schemasV1 = {
   ControlMessage,
   HeartbeatRequest,
   HeartbeatResponse,
+  LocateRequest,
+  LocatedExecution,
+  LocateAnswer,
 } as const;
 
 export type MessageV1 =
@@ -280,4 +334,6 @@ export type MessageV1 =
   | ErrorFrame
   | ControlMessage
   | HeartbeatRequest
-  | HeartbeatResponse;
+  | HeartbeatResponse
+  | LocateRequest
+  | LocateAnswer;

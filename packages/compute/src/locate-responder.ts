@@ -1,0 +1,194 @@
+// The compute side of execution lookup: answers "who holds execution E / job J's executions"
+// for what this node's store holds (PROTOCOL.md, "Locating executions").
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  decodeLocate,
+  encode,
+  type LocatedExecution,
+  type LocateRequest,
+  type Logger,
+  locateSubjects,
+  MAX_LOCATED_EXECUTIONS,
+  MessageType,
+  silentLogger,
+} from "@tailwire/protocol";
+import type { CatalogChange, ExecutionCatalog } from "./execution-catalog.js";
+import { RateLimiter } from "./server/rate-limiter.js";
+
+export interface LocateResponderOptions {
+  connection: NatsConnection;
+  /** This compute node's id: what its answers say. */
+  computeNodeId: string;
+  catalog: ExecutionCatalog;
+  logger?: Logger;
+  /** Lookups answered per second, all requesters together (default 1 000, bursts of 2 000). */
+  maxLookupsPerSecond?: number;
+}
+
+export interface LocateResponderStats {
+  /** Subjects this node listens on: one per execution and one per job it holds. */
+  subscriptions: number;
+  answered: number;
+  /** Invalid lookups, lookups for another id than their subject's, foreign replies, over the rate. */
+  rejected: number;
+}
+
+/**
+ * Subscribes to the locate subject of every execution and every job the catalog holds, and
+ * follows the catalog as executions come and go. A lookup therefore reaches only the nodes that
+ * hold what it asks for; a node that holds nothing of it never sees it, and when no node holds
+ * it NATS answers "no responders" at once.
+ */
+export class LocateResponder {
+  readonly computeNodeId: string;
+  readonly #nc: NatsConnection;
+  readonly #catalog: ExecutionCatalog;
+  readonly #log: Logger;
+  readonly #rate: RateLimiter;
+  readonly #maxRate: number;
+  readonly #executions = new Map<string, Subscription>();
+  /** Per job: its subscription and the executions of it held here. */
+  readonly #jobs = new Map<string, { sub: Subscription; executions: Set<string> }>();
+  #stopWatching: (() => void) | undefined;
+  #answered = 0;
+  #rejected = 0;
+  #closed = false;
+
+  constructor(options: LocateResponderOptions) {
+    this.computeNodeId = options.computeNodeId;
+    this.#nc = options.connection;
+    this.#catalog = options.catalog;
+    this.#log = options.logger ?? silentLogger;
+    this.#maxRate = options.maxLookupsPerSecond ?? 1_000;
+    if (!Number.isSafeInteger(this.#maxRate) || this.#maxRate < 1)
+      throw new RangeError(`maxLookupsPerSecond must be an integer >= 1, got ${this.#maxRate}`);
+    this.#rate = new RateLimiter(this.#maxRate, undefined, this.#maxRate * 2);
+  }
+
+  /** Subscribes for everything held now and watches for changes; resolves once the server has them. */
+  async start(): Promise<void> {
+    // Watch first: an execution created while the list is read is then not missed.
+    this.#stopWatching = this.#catalog.watchExecutions((change) => this.#onChange(change));
+    for (const { executionId, jobId } of await this.#catalog.listExecutions()) {
+      this.#add(executionId, jobId);
+    }
+    await this.#nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopWatching?.();
+    for (const sub of this.#executions.values()) sub.unsubscribe();
+    for (const job of this.#jobs.values()) job.sub.unsubscribe();
+    this.#executions.clear();
+    this.#jobs.clear();
+  }
+
+  stats(): LocateResponderStats {
+    return {
+      subscriptions: this.#executions.size + this.#jobs.size,
+      answered: this.#answered,
+      rejected: this.#rejected,
+    };
+  }
+
+  #onChange(change: CatalogChange): void {
+    if (this.#closed) return;
+    if (change.kind === "created") this.#add(change.executionId, change.jobId);
+    else this.#remove(change.executionId, change.jobId);
+  }
+
+  #add(executionId: string, jobId: string | undefined): void {
+    if (this.#closed || this.#executions.has(executionId)) return;
+    this.#executions.set(executionId, this.#subscribe(locateSubjects.execution(executionId)));
+    if (jobId === undefined) return;
+    let job = this.#jobs.get(jobId);
+    if (!job) {
+      job = { sub: this.#subscribe(locateSubjects.job(jobId)), executions: new Set() };
+      this.#jobs.set(jobId, job);
+    }
+    job.executions.add(executionId);
+  }
+
+  #remove(executionId: string, jobId: string | undefined): void {
+    this.#executions.get(executionId)?.unsubscribe();
+    this.#executions.delete(executionId);
+    const job = jobId === undefined ? undefined : this.#jobs.get(jobId);
+    if (!job || jobId === undefined) return;
+    job.executions.delete(executionId);
+    if (job.executions.size === 0) {
+      job.sub.unsubscribe();
+      this.#jobs.delete(jobId);
+    }
+  }
+
+  #subscribe(subject: string): Subscription {
+    return this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error) {
+          this.#log.warn({ err: error, subject }, "locate subscription failed");
+          return;
+        }
+        void this.#onLookup(msg).catch((err: unknown) => {
+          this.#log.warn({ err }, "could not answer a lookup");
+        });
+      },
+    });
+  }
+
+  async #onLookup(msg: Msg): Promise<void> {
+    let request: LocateRequest;
+    try {
+      request = decodeLocate(msg.data);
+    } catch (error) {
+      this.#reject("invalid lookup", error);
+      return;
+    }
+    // Answer only on the requester's own lookup inbox, and only for the id this subject is for
+    // (another id hashed here would be someone probing or a bug).
+    const asked =
+      request.executionId !== undefined
+        ? locateSubjects.execution(request.executionId)
+        : locateSubjects.job(request.jobId as string);
+    if (asked !== msg.subject) return this.#reject("lookup for another subject's id");
+    if (!msg.reply || !isLookupReply(msg.reply, request.sourcePeerId))
+      return this.#reject("lookup reply is not the requester's lookup inbox");
+    if (!this.#rate.take("")) return this.#reject("over the lookup rate");
+    const executions = await this.#describe(request);
+    if (executions.length === 0 || this.#closed) return;
+    this.#nc.publish(
+      msg.reply,
+      encode({ type: MessageType.Located, computeNodeId: this.computeNodeId, executions }),
+    );
+    this.#answered++;
+  }
+
+  async #describe(request: LocateRequest): Promise<LocatedExecution[]> {
+    const ids =
+      request.executionId !== undefined
+        ? [request.executionId]
+        : [...(this.#jobs.get(request.jobId as string)?.executions ?? [])];
+    const out: LocatedExecution[] = [];
+    for (const id of ids.slice(0, MAX_LOCATED_EXECUTIONS)) {
+      const info = await this.#catalog.describeExecution(id);
+      if (info) out.push(info);
+    }
+    return out;
+  }
+
+  #reject(reason: string, error?: unknown): void {
+    this.#rejected++;
+    this.#log.debug({ reason, err: error }, "lookup not answered");
+  }
+}
+
+/** `_TW.<sourcePeerId>.l.<lookupId>`: the only subject a lookup is answered on. */
+function isLookupReply(reply: string, sourcePeerId: string): boolean {
+  const prefix = `_TW.${sourcePeerId}.l.`;
+  if (!reply.startsWith(prefix)) return false;
+  try {
+    return locateSubjects.reply(sourcePeerId, reply.slice(prefix.length)) === reply;
+  } catch {
+    return false;
+  }
+}
