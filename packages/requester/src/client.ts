@@ -9,6 +9,7 @@ import {
   encode,
   InternalError,
   isExecutionId,
+  isJobId,
   LIMITS,
   type LogRequest,
   MessageType,
@@ -26,6 +27,7 @@ import { monotonicNow, toEpochMs } from "./clock.js";
 import { ControlPublisher } from "./control-publisher.js";
 import { type ExecutionLocator, NatsExecutionLocator } from "./execution-locator.js";
 import { unknownStreamIds, unlistedGraceMs, unlistedStreams } from "./heartbeat.js";
+import { JobLogStream, type StreamJobLogsOptions } from "./job-log-stream.js";
 import { LocatedLogStream } from "./located-stream.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
@@ -194,6 +196,22 @@ export class LogStreamClient {
     }
     this.#startAttempt(stream, payload);
     return stream;
+  }
+
+  /**
+   * Streams every execution of a job from every compute node that holds one, merged in
+   * capture-time order (see StreamJobLogsOptions for what order is guaranteed), with
+   * "started" / "ended" items per execution. While following, executions that start later
+   * join; one execution's failure is reported for it and the others go on.
+   */
+  streamJobLogs(options: StreamJobLogsOptions): JobLogStream {
+    if (this.#closed) throw new CancelledError("the LogStreamClient is closed");
+    if (!isJobId(options.jobId))
+      throw new BadRequestError(`invalid job id ${JSON.stringify(options.jobId)}`);
+    return new JobLogStream(
+      { locator: this.locator, streamLogs: (o) => this.streamLogs(o) },
+      options,
+    );
   }
 
   /** Where executions are looked up: the `locator` option, else one over this connection. */

@@ -34,6 +34,11 @@ export {
   NatsExecutionLocator,
   type NatsExecutionLocatorOptions,
 } from "./execution-locator.js";
+export {
+  type JobLogItem,
+  JobLogStream,
+  type StreamJobLogsOptions,
+} from "./job-log-stream.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
 export { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
