@@ -20,6 +20,7 @@ import {
   MessageType,
   type MessageTypeName,
   type MessageV1,
+  NoticeFrame,
   type StreamFrame,
 } from "./schemas.js";
 import { decodeTimeDeltas } from "./time-deltas.js";
@@ -37,6 +38,7 @@ const validators = {
   [MessageType.Control]: TypeCompiler.Compile(ControlMessage),
   [MessageType.Heartbeat]: TypeCompiler.Compile(HeartbeatRequest),
   [MessageType.HeartbeatResponse]: TypeCompiler.Compile(HeartbeatResponse),
+  [MessageType.Notice]: TypeCompiler.Compile(NoticeFrame),
 } as const satisfies Record<MessageTypeName, ReturnType<typeof TypeCompiler.Compile<TSchema>>>;
 
 const KNOWN_TYPES = new Set<string>(Object.values(MessageType));
@@ -128,6 +130,12 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
   const validator = validators[type];
   if (validator.Check(value)) {
     if (type === MessageType.Data) checkColumns(value as DataFrame);
+    else if (type === MessageType.Notice) {
+      const { fromSeq, toSeq } = value as NoticeFrame;
+      if (toSeq < fromSeq) {
+        throw new BadRequestError(`invalid ${type}: /toSeq: ${toSeq} is below fromSeq ${fromSeq}`);
+      }
+    }
     return value as T;
   }
   const first = validator.Errors(value).First();
@@ -226,6 +234,7 @@ const FRAME_TYPES = [
   MessageType.Data,
   MessageType.End,
   MessageType.Error,
+  MessageType.Notice,
 ] as const;
 
 /** Frames arrive on the requester's stream inbox. */
