@@ -13,7 +13,7 @@ const EXEC = "exec-1";
 
 async function collect(reader: LogReader): Promise<LogEntry[][]> {
   const batches: LogEntry[][] = [];
-  for await (const batch of reader) batches.push(batch);
+  for await (const batch of reader) if (Array.isArray(batch)) batches.push(batch);
   return batches;
 }
 
