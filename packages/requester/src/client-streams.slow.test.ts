@@ -5,6 +5,7 @@ import {
   encode,
   GoingAwayError,
   InternalError,
+  type LogEntry,
   MessageType,
   NodeUnreachableError,
   newStreamId,
@@ -136,7 +137,8 @@ describe("LogStreamClient: a stream from request to end", () => {
     ]);
     remote.end(4, 0);
     const batches: string[][] = [];
-    for await (const batch of stream.batches()) batches.push(batch.map((e) => e.line));
+    for await (const batch of stream.batches())
+      batches.push((batch as LogEntry[]).map((e) => e.line));
     expect(batches).toEqual([
       ["one", "two"],
       ["three", "four"],
@@ -318,7 +320,7 @@ describe("LogStreamClient: cancel", () => {
       { seq: 2, line: "b" },
     ]);
     for await (const entry of stream) {
-      expect(entry.line).toBe("a");
+      expect((entry as LogEntry).line).toBe("a");
       break;
     }
     await compute.waitForCancel(stream.streamId);
@@ -338,7 +340,7 @@ describe("LogStreamClient: cancel", () => {
     remote.accept();
     remote.data([{ seq: 1, line: "a" }]);
     for await (const batch of stream.batches()) {
-      expect(batch.map((e) => e.line)).toEqual(["a"]);
+      expect((batch as LogEntry[]).map((e) => e.line)).toEqual(["a"]);
       break;
     }
     await compute.waitForCancel(stream.streamId);

@@ -235,6 +235,8 @@ export class LogStreamClient {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       heartbeatTimeoutMs: o.heartbeatTimeoutMs,
       window,
+      // Retention: lines the compute node removed come as a typed notice (see notices.ts).
+      notices: ["removed"],
     };
     if (resumeFrom !== undefined) request.fromSeq = resumeFrom;
     else {
@@ -387,6 +389,10 @@ export class LogStreamClient {
           stream.budget.progress();
           stream.push(outcome.entries, bytes);
         }
+        break;
+      case "notice":
+        stream.budget.progress();
+        stream.pushNotice(outcome.notice);
         break;
       case "end":
         stream.setExitCode(outcome.frame.exitCode);

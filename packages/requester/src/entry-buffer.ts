@@ -1,7 +1,10 @@
 import type { LogEntry } from "@tailwire/protocol";
+import type { LogItem, RemovedNotice } from "./notices.js";
 
 interface Batch {
-  entries: LogEntry[];
+  /** A frame's entries, or a notice alone (then `notice` is set and bytes are 0). */
+  entries: LogItem[];
+  notice?: RemovedNotice;
   index: number;
   /** Wire bytes of the data frame(s) these entries came from, released when the last is taken. */
   bytes: number;
@@ -37,7 +40,12 @@ export class EntryBuffer {
     this.#bytes += bytes;
   }
 
-  take(): LogEntry | undefined {
+  /** A removal notice, in order after the entries pushed before it; it holds no credit. */
+  pushNotice(notice: RemovedNotice): void {
+    this.#batches.push({ entries: [notice], notice, index: 0, bytes: 0 });
+  }
+
+  take(): LogItem | undefined {
     const batch = this.#batches[this.#head];
     if (!batch) return undefined;
     const entry = batch.entries[batch.index++];
@@ -45,7 +53,7 @@ export class EntryBuffer {
       this.#batches[this.#head++] = undefined; // let the batch be collected
       this.#compact();
       this.#bytes -= batch.bytes;
-      this.#onReleased(batch.bytes);
+      if (batch.bytes > 0) this.#onReleased(batch.bytes);
     }
     return entry;
   }
@@ -54,15 +62,17 @@ export class EntryBuffer {
    * The rest of the oldest batch, at once (what is left of one frame's entries): the same
    * entries, order and credit as that many take() calls, at one step's cost.
    */
-  takeBatch(): readonly LogEntry[] | undefined {
+  takeBatch(): readonly LogEntry[] | RemovedNotice | undefined {
     const batch = this.#batches[this.#head];
     if (!batch) return undefined;
-    const entries = batch.index === 0 ? batch.entries : batch.entries.slice(batch.index);
+    const entries =
+      batch.notice ??
+      ((batch.index === 0 ? batch.entries : batch.entries.slice(batch.index)) as LogEntry[]);
     batch.index = batch.entries.length;
     this.#batches[this.#head++] = undefined;
     this.#compact();
     this.#bytes -= batch.bytes;
-    this.#onReleased(batch.bytes);
+    if (batch.bytes > 0) this.#onReleased(batch.bytes);
     return entries;
   }
 

@@ -27,6 +27,7 @@ export {
 } from "@tailwire/protocol";
 export { LogStreamClient } from "./client.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
+export { isRemovedNotice, type LogItem, type RemovedNotice } from "./notices.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
 export {
   backoffMs,
