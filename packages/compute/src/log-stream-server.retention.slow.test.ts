@@ -32,7 +32,12 @@ afterEach(async () => {
 async function serve(store: MemoryLogStore): Promise<void> {
   const connection = await connect({ servers: nats.url });
   cleanups.add(() => connection.close());
-  const server = new LogStreamServer({ connection, nodeId: NODE, source: store, lingerMs: 0 });
+  const server = new LogStreamServer({
+    connection,
+    nodeId: NODE,
+    source: store,
+    batching: { lingerMs: 0 },
+  });
   await server.start();
   cleanups.add(() => server.close());
 }
