@@ -7,6 +7,7 @@ import { CliError, EXIT } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { nonNegativeInteger, positiveInteger } from "../parse.js";
 import { onTerminate } from "../signals.js";
+import { parseRetentionAge, parseSize } from "../sizes.js";
 
 interface ComputeOptions extends NatsCliOptions {
   nodeId: string;
@@ -19,6 +20,8 @@ interface ComputeOptions extends NatsCliOptions {
   maxRequestsPerSecond?: number;
   statsIntervalMs: number;
   pollIntervalMs: number;
+  maxStoreBytes?: number;
+  maxLogAge?: number;
 }
 
 export function registerCompute(program: Command, logger: () => CliLogger): void {
@@ -77,12 +80,23 @@ export function registerCompute(program: Command, logger: () => CliLogger): void
         .argParser(nonNegativeInteger)
         .default(0),
     )
+    .option(
+      "--max-store-bytes <size>",
+      'the most DIR keeps for all executions, oldest data removed first, never a running execution\'s newest lines ("10GB", "1GiB", "unlimited"; default 1GiB)',
+      parseSize,
+    )
+    .option(
+      "--max-log-age <duration>",
+      'remove a completed execution\'s log this long after it completed ("7d", "12h", "unlimited"; default unlimited)',
+      parseRetentionAge,
+    )
     .addHelpText(
       "after",
       `
 Stats: write "stats" (or "stats <tag>") followed by a newline on stdin and the node prints
   stats [<tag>] {"openStreams":...,"streamsEnded":{...},"framesSent":...,...}
-on stdout (one JSON object: LogStreamServer.stats()).`,
+on stdout (one JSON object: LogStreamServer.stats(), plus "store": the FileLogStore's usage,
+{"totalBytes":...,"executions":{"<id>":<bytes>,...},"executionsRemoved":...}).`,
     );
   addNatsOptions(command, nonNegativeInteger);
   command.action(async (options: ComputeOptions) => {
@@ -108,10 +122,19 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
     });
-    const store = new FileLogStore({
-      dir: options.dataDir,
-      pollIntervalMs: options.pollIntervalMs,
-    });
+    let store: FileLogStore;
+    try {
+      store = new FileLogStore({
+        dir: options.dataDir,
+        pollIntervalMs: options.pollIntervalMs,
+        ...(options.maxStoreBytes === undefined ? {} : { maxStoreBytes: options.maxStoreBytes }),
+        ...(options.maxLogAge === undefined ? {} : { maxLogAgeMs: options.maxLogAge }),
+      });
+    } catch (error) {
+      throw new CliError(EXIT.USAGE, (error as Error).message);
+    }
+    // Applied at once, then every 10 s by the store itself.
+    void store.sweep().catch((error) => log.warn({ err: error }, "log retention sweep failed"));
     const limits = {
       ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }),
       ...(options.maxStreamsPerRequester === undefined
@@ -133,8 +156,15 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
     await server.start();
 
     const printStats = (tag?: string) => {
-      const line = JSON.stringify(server.stats());
-      process.stdout.write(tag === undefined ? `stats ${line}\n` : `stats ${tag} ${line}\n`);
+      // With the store's usage (bytes per execution and in total), fresh from a retention sweep
+      // (the last one's if this one fails).
+      void store
+        .sweep()
+        .catch(() => store.usage())
+        .then((usage) => {
+          const line = JSON.stringify({ ...server.stats(), store: usage });
+          process.stdout.write(tag === undefined ? `stats ${line}\n` : `stats ${tag} ${line}\n`);
+        });
     };
     const stdin = createInterface({ input: process.stdin, terminal: false });
     stdin.on("line", (line) => {
