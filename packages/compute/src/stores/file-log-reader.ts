@@ -478,7 +478,14 @@ export class FileLogReader implements LogReader {
           (s) => activeFirst === undefined || s.firstSeq < activeFirst,
         );
         const files: LogFile[] = segments.map((s) => ({ firstSeq: s.firstSeq, path: s.path }));
-        files.push({ firstSeq: activeFirst ?? want, path: undefined });
+        // An empty active log (just rotated) starts after the newest segment's last line.
+        let activeStart = activeFirst;
+        const newest = segments[segments.length - 1];
+        if (activeStart === undefined && newest !== undefined) {
+          const last = await this.#withFile(newest, (fh, end) => lastEntry(fh, stats, end));
+          activeStart = last === undefined ? newest.firstSeq : last.seq + 1;
+        }
+        files.push({ firstSeq: activeStart ?? want, path: undefined });
         let index = lastIndexWhere(files, (f) => f.firstSeq <= want);
         if (index < 0) index = 0;
         const file = files[index]!;

@@ -1,6 +1,6 @@
 // FileLogStore retention: bounded logs in sealed segments, removal notices for readers that ask
 // for removed lines or fall behind, recovery after a restart, the store-wide budget and age.
-import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -251,6 +251,16 @@ describe("FileLogStore retention: the store", () => {
     expect(coverage(await readItems(await store.open("running-old", opts())))).toEqual(
       range(1, 10),
     );
+  });
+
+  it("finishes a removal that a crash left half done (a segment directory or exit marker without a log)", async () => {
+    const store = newStore({ maxLogBytes: 16 * 1024 });
+    await write(store, "gone", 1, 500, 100);
+    await store.complete("gone", 0);
+    rmSync(join(dir, "gone.log")); // the log goes first: the crash came after it
+    expect(existsSync(join(dir, "gone.seg"))).toBe(true);
+    await store.sweep();
+    expect(readdirSync(dir).filter((n) => n.startsWith("gone"))).toEqual([]);
   });
 
   it("validates its limits", () => {
