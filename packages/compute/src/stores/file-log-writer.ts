@@ -187,13 +187,13 @@ export class FileLogWriter {
 
   /** Seals the active log once it is full, then drops the oldest segments over the cap. */
   async #rotateIfFull(): Promise<void> {
-    const { maxLogBytes, segmentBytes, dir, logPath } = this.#init;
+    const { maxLogBytes, segmentBytes, logPath } = this.#init;
     if (maxLogBytes === Number.POSITIVE_INFINITY || this.#activeBytes < segmentBytes) return;
     const old = this.#fh!;
-    // The sealed lines must be on disk before the only name of the log is their segment's.
-    await old.datasync();
+    // No fsync here: appends are not fsynced either (only completion is), and a SIGKILL loses
+    // nothing the page cache holds. After a power loss the rotation is found done or undone.
     const firstSeq = this.#activeFirstSeq;
-    this.#fh = await rotate(dir, logPath, segmentDirOf(logPath), firstSeq);
+    this.#fh = await rotate(logPath, segmentDirOf(logPath), firstSeq);
     this.#sealed.push({
       firstSeq,
       path: `${segmentDirOf(logPath)}/${String(firstSeq).padStart(16, "0")}.log`,

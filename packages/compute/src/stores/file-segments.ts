@@ -19,7 +19,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import { isErrnoException, O_NOFOLLOW, syncDirectory } from "./file-exit-marker.js";
+import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
 
 export interface Segment {
   /** Seq of the segment's first line. */
@@ -83,10 +83,11 @@ export async function removeFile(path: string): Promise<boolean> {
  * returns the new log's handle (O_APPEND). `<id>.log` exists at every instant: the old inode is
  * first linked under its segment name, then an empty file is renamed over `<id>.log` (atomic).
  * A crash between the two leaves both names on one inode: `undoHalfRotation` repairs it.
- * Readers holding the old inode keep reading it; it is final once renamed away.
+ * Readers holding the old inode keep reading it; it is final once renamed away. Nothing is
+ * fsynced (appends are not either, only completion is): a process crash loses nothing the page
+ * cache holds, and after a power loss the rotation is found done or half done, both repaired.
  */
 export async function rotate(
-  dir: string,
   logPath: string,
   segDir: string,
   firstSeq: number,
@@ -106,8 +107,6 @@ export async function rotate(
     await fh.close();
     throw error;
   }
-  await syncDirectory(segDir);
-  await syncDirectory(dir);
   return fh;
 }
 
