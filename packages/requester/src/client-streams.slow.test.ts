@@ -56,6 +56,7 @@ describe("LogStreamClient: a stream from request to end", () => {
       heartbeatIntervalMs: 1234,
       heartbeatTimeoutMs: 321,
       window: 8192,
+      notices: ["removed"],
     });
     remote.accept({ afterSeq: 2, lastSeq: 9 });
     remote.data([{ seq: 3, line: "three" }]);

@@ -273,8 +273,8 @@ export class FileLogReader implements LogReader {
         this.#fh = fh;
         this.#onActive = false;
         this.#onOpened = false;
-        // The active log stays open as long as the read might need it... it is reopened by path
-        // when the read gets there: the store's handle is released now.
+        // The store's handle of the active log is released: the read reopens `<id>.log` by
+        // path when it gets there (it may have been rotated by then).
         await active.close();
       }
     }

@@ -110,7 +110,11 @@ export interface EndRecord {
 /** An in-process compute node: a LogStreamServer over a MemoryLogStore, its ends recorded. */
 export class ComputeNode {
   readonly server: LogStreamServer;
-  readonly store = new MemoryLogStore({ maxEntriesPerExecution: 1_000_000 });
+  readonly store = new MemoryLogStore({
+    maxEntriesPerExecution: 1_000_000,
+    maxLogBytes: Number.POSITIVE_INFINITY,
+    maxStoreBytes: Number.POSITIVE_INFINITY,
+  });
   readonly ends: EndRecord[] = [];
   readonly errors: string[] = [];
   #ticker: NodeJS.Timeout | undefined;
