@@ -29,6 +29,14 @@ export interface RemovedLines {
   readonly toSeq: number;
 }
 
+/** The notice for lines fromSeq..toSeq removed by retention. */
+export const removedLines = (fromSeq: number, toSeq: number): RemovedLines => ({
+  kind: "removed",
+  reason: "retention",
+  fromSeq,
+  toSeq,
+});
+
 /** What one step of a read yields: a batch of entries (never empty) or a removal notice. */
 export type LogReadItem = LogEntry[] | RemovedLines;
 

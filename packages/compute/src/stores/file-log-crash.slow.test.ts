@@ -12,6 +12,7 @@ import type { LogEntry } from "@tailwire/protocol";
 import { NodeProcess } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RemovedLines } from "../log-source.js";
+import { readHistory } from "../test-helpers/read-items.js";
 import { FileLogStore } from "./file-log-store.js";
 
 const WRITER = fileURLToPath(new URL("../test-helpers/rotating-writer.mjs", import.meta.url));
@@ -41,16 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(join(dir, ".."), { recursive: true, force: true });
 });
-
-async function readAll(store: FileLogStore, id: string): Promise<(LogEntry | RemovedLines)[]> {
-  const out: (LogEntry | RemovedLines)[] = [];
-  const reader = await store.open(id, { follow: false, signal: new AbortController().signal });
-  for await (const item of reader) {
-    if (Array.isArray(item)) out.push(...item);
-    else out.push(item);
-  }
-  return out;
-}
 
 /** A crash inside rotate(): the new active log prepared, or the old one linked but not replaced. */
 function halfRotated(id: string): boolean {
@@ -101,7 +92,7 @@ describe("FileLogStore: SIGKILL of the writer during rotation", () => {
 
       const store = new FileLogStore({ dir, sweepIntervalMs: 0, maxLogBytes: CAP });
       try {
-        const items = await readAll(store, id);
+        const items = await readHistory(store, id);
         const entries = items.filter((i): i is LogEntry => !("kind" in i));
         const notices = items.filter((i): i is RemovedLines => "kind" in i);
         // One notice at most, for 1..(first held - 1); then contiguous to the last line.

@@ -1,6 +1,12 @@
 import { type FileHandle, stat } from "node:fs/promises";
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
-import type { LogReader, LogReadItem, ReadOptions, RemovedLines } from "../log-source.js";
+import {
+  type LogReader,
+  type LogReadItem,
+  type ReadOptions,
+  type RemovedLines,
+  removedLines,
+} from "../log-source.js";
 import { isErrnoException, readExitMarker } from "./file-exit-marker.js";
 import {
   backwardLines,
@@ -254,12 +260,7 @@ export class FileLogReader implements LogReader {
       removedFrom = 1;
     }
     if (removedFrom !== undefined && removedFrom < firstHeld) {
-      this.#removedAtOpen = {
-        kind: "removed",
-        reason: "retention",
-        fromSeq: removedFrom,
-        toSeq: firstHeld - 1,
-      };
+      this.#removedAtOpen = removedLines(removedFrom, firstHeld - 1);
       if (tail !== undefined && fromSeq === undefined) this.#afterSeq = removedFrom - 1;
     }
     const startFile = files[at.file]!;
@@ -376,12 +377,7 @@ export class FileLogReader implements LogReader {
 
   /** The notice for `cursor + 1 .. toSeq`, moving the cursor past it. */
   #notice(toSeq: number): RemovedLines {
-    const notice: RemovedLines = {
-      kind: "removed",
-      reason: "retention",
-      fromSeq: this.#cursor + 1,
-      toSeq,
-    };
+    const notice = removedLines(this.#cursor + 1, toSeq);
     this.#cursor = toSeq;
     this.#position = toSeq;
     return notice;

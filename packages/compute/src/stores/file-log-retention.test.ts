@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogEntry } from "@tailwire/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { LogReader, ReadOptions, RemovedLines } from "../log-source.js";
+import type { ReadOptions, RemovedLines } from "../log-source.js";
+import { type ReadItem, readItems } from "../test-helpers/read-items.js";
 import { FileLogStore, type FileLogStoreOptions } from "./file-log-store.js";
 
 let root: string;
@@ -35,16 +36,7 @@ const opts = (options: Partial<ReadOptions> = {}): ReadOptions => ({
   ...options,
 });
 
-type Item = LogEntry | RemovedLines;
-
-async function readItems(reader: LogReader): Promise<Item[]> {
-  const out: Item[] = [];
-  for await (const item of reader) {
-    if (Array.isArray(item)) out.push(...item);
-    else out.push(item);
-  }
-  return out;
-}
+type Item = ReadItem;
 
 /** Every seq covered once, in order: notices' ranges and entries' seqs. */
 function coverage(items: Item[]): number[] {

@@ -12,6 +12,7 @@ import type { LogEntry } from "@tailwire/protocol";
 import { NodeProcess } from "@tailwire/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RemovedLines } from "../log-source.js";
+import { readHistory } from "../test-helpers/read-items.js";
 import { FileLogStore } from "./file-log-store.js";
 
 const SWEEPER = fileURLToPath(new URL("../test-helpers/sweeping-node.mjs", import.meta.url));
@@ -23,16 +24,6 @@ let root: string | undefined;
 afterEach(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
-
-async function readAll(store: FileLogStore, id: string): Promise<(LogEntry | RemovedLines)[]> {
-  const out: (LogEntry | RemovedLines)[] = [];
-  const reader = await store.open(id, { follow: false, signal: new AbortController().signal });
-  for await (const item of reader) {
-    if (Array.isArray(item)) out.push(...item);
-    else out.push(item);
-  }
-  return out;
-}
 
 function dirBytes(dir: string): number {
   let total = 0;
@@ -74,11 +65,13 @@ describe("FileLogStore: SIGKILL of the sweeping process mid-removal", () => {
         let present = 0;
         for (const id of ids) {
           if (!existsSync(join(dir, `${id}.log`))) {
-            await expect(readAll(store, id)).rejects.toMatchObject({ code: "EXECUTION_NOT_FOUND" });
+            await expect(readHistory(store, id)).rejects.toMatchObject({
+              code: "EXECUTION_NOT_FOUND",
+            });
             continue;
           }
           present++;
-          const items = await readAll(store, id);
+          const items = await readHistory(store, id);
           const entries = items.filter((i): i is LogEntry => !("kind" in i));
           const notice = items.find((i): i is RemovedLines => "kind" in i);
           const start = notice === undefined ? 1 : notice.toSeq + 1;
@@ -94,7 +87,7 @@ describe("FileLogStore: SIGKILL of the sweeping process mid-removal", () => {
         }
         expect(present).toBeGreaterThan(0);
         // The running execution always keeps its newest lines.
-        expect((await readAll(store, "job-11")).at(-1)).toMatchObject({ seq: LINES });
+        expect((await readHistory(store, "job-11")).at(-1)).toMatchObject({ seq: LINES });
 
         const usage = await store.sweep();
         expect(usage.totalBytes).toBeLessThanOrEqual(BUDGET);

@@ -5,7 +5,14 @@ import {
   type LogEntry,
   type LogStreamName,
 } from "@tailwire/protocol";
-import type { LogReader, LogReadItem, LogStore, ReadOptions, RemovedLines } from "../log-source.js";
+import {
+  type LogReader,
+  type LogReadItem,
+  type LogStore,
+  type ReadOptions,
+  type RemovedLines,
+  removedLines,
+} from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
 import { ChangeSignal } from "./change-signal.js";
 import {
@@ -382,12 +389,7 @@ class MemoryLogReader implements LogReader {
   }
 
   #notice(toSeq: number): RemovedLines {
-    const notice: RemovedLines = {
-      kind: "removed",
-      reason: "retention",
-      fromSeq: this.#position + 1,
-      toSeq,
-    };
+    const notice = removedLines(this.#position + 1, toSeq);
     this.#position = toSeq;
     return notice;
   }
