@@ -25,6 +25,7 @@ import { ControlPublisher } from "./control-publisher.js";
 import { unknownStreamIds, unlistedStreams } from "./heartbeat.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
+import { MAX_BUFFERED_NOTICES } from "./notices.js";
 import {
   type LogStreamClientOptions,
   type ReadOptions,
@@ -393,6 +394,15 @@ export class LogStreamClient {
       case "notice":
         stream.budget.progress();
         stream.pushNotice(outcome.notice);
+        // Notices take no credit: a compute node may not pile up more than this unread.
+        if (stream.bufferedNotices > MAX_BUFFERED_NOTICES) {
+          this.#reject(
+            stream,
+            new ProtocolError(
+              `the compute node sent more than ${MAX_BUFFERED_NOTICES} removal notices the consumer has not taken`,
+            ),
+          );
+        }
         break;
       case "end":
         stream.setExitCode(outcome.frame.exitCode);

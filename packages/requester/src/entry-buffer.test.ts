@@ -77,4 +77,24 @@ describe("EntryBuffer", () => {
     expect(released).toEqual([10, 20]);
     expect(buffer.bytes).toBe(0);
   });
+
+  it("merges a notice into the unread one before it when their ranges touch, and counts notices", () => {
+    const buffer = new EntryBuffer(() => {});
+    const removed = (fromSeq: number, toSeq: number) =>
+      ({ kind: "removed", reason: "retention", fromSeq, toSeq }) as const;
+    buffer.pushNotice(removed(1, 10));
+    buffer.pushNotice(removed(11, 20));
+    expect(buffer.notices).toBe(1);
+    buffer.pushNotice(removed(25, 30)); // not adjacent (24..21 were filtered): kept apart
+    expect(buffer.notices).toBe(2);
+    buffer.push([entry(31)], 5);
+    buffer.pushNotice(removed(32, 40)); // an entry between: kept apart
+    expect(buffer.notices).toBe(3);
+    expect(buffer.take()).toEqual(removed(1, 20));
+    expect(buffer.takeBatch()).toEqual(removed(25, 30));
+    expect(buffer.notices).toBe(1);
+    expect(buffer.take()).toEqual(entry(31));
+    expect(buffer.take()).toEqual(removed(32, 40));
+    expect(buffer.notices).toBe(0);
+  });
 });

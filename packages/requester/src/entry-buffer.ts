@@ -20,6 +20,7 @@ export class EntryBuffer {
   #batches: (Batch | undefined)[] = [];
   #head = 0;
   #bytes = 0;
+  #notices = 0;
 
   constructor(onReleased: (bytes: number) => void) {
     this.#onReleased = onReleased;
@@ -40,9 +41,32 @@ export class EntryBuffer {
     this.#bytes += bytes;
   }
 
-  /** A removal notice, in order after the entries pushed before it; it holds no credit. */
+  /** Removal notices held (not yet taken). */
+  get notices(): number {
+    return this.#notices;
+  }
+
+  /**
+   * A removal notice, in order after the entries pushed before it; it holds no credit. One that
+   * continues the notice just before it (nothing between them, consecutive ranges) is merged
+   * into it, so a consumer that does not read while a follow keeps falling behind holds one.
+   */
   pushNotice(notice: RemovedNotice): void {
+    const last = this.#batches[this.#batches.length - 1];
+    if (
+      last?.notice !== undefined &&
+      last.index === 0 &&
+      this.#batches.length > this.#head &&
+      last.notice.toSeq + 1 === notice.fromSeq &&
+      last.notice.reason === notice.reason
+    ) {
+      const merged: RemovedNotice = { ...last.notice, toSeq: notice.toSeq };
+      last.notice = merged;
+      last.entries[0] = merged;
+      return;
+    }
     this.#batches.push({ entries: [notice], notice, index: 0, bytes: 0 });
+    this.#notices++;
   }
 
   take(): LogItem | undefined {
@@ -50,6 +74,7 @@ export class EntryBuffer {
     if (!batch) return undefined;
     const entry = batch.entries[batch.index++];
     if (batch.index >= batch.entries.length) {
+      if (batch.notice !== undefined) this.#notices--;
       this.#batches[this.#head++] = undefined; // let the batch be collected
       this.#compact();
       this.#bytes -= batch.bytes;
@@ -69,6 +94,7 @@ export class EntryBuffer {
       batch.notice ??
       ((batch.index === 0 ? batch.entries : batch.entries.slice(batch.index)) as LogEntry[]);
     batch.index = batch.entries.length;
+    if (batch.notice !== undefined) this.#notices--;
     this.#batches[this.#head++] = undefined;
     this.#compact();
     this.#bytes -= batch.bytes;
@@ -81,6 +107,7 @@ export class EntryBuffer {
     this.#batches = [];
     this.#head = 0;
     this.#bytes = 0;
+    this.#notices = 0;
   }
 
   #compact(): void {

@@ -192,6 +192,11 @@ export class ClientStream implements LogStream {
     return this.#end !== undefined;
   }
 
+  /** Removal notices received and not yet consumed (they take no credit: bounded by the client). */
+  get bufferedNotices(): number {
+    return this.#buffer.notices;
+  }
+
   /** Wire bytes received and not yet consumed. */
   get bufferedBytes(): number {
     return this.#buffer.bytes;

@@ -22,3 +22,10 @@ export type LogItem = LogEntry | RemovedNotice;
 export function isRemovedNotice(item: LogItem | readonly LogEntry[]): item is RemovedNotice {
   return (item as RemovedNotice).kind === "removed";
 }
+
+/**
+ * Removal notices a stream may hold unread (adjacent ones are merged, see EntryBuffer): they take
+ * no flow-control credit, so this bounds what a compute node can make a requester hold with them
+ * (about 100 bytes each: 1 MB).
+ */
+export const MAX_BUFFERED_NOTICES = 10_000;
