@@ -68,7 +68,11 @@ if (mode === "raw") {
 } else {
   const stores = [];
   for (let n = 0; n < nodes; n++) {
-    const store = new MemoryLogStore({ maxEntriesPerExecution: 1_000_000 });
+    const store = new MemoryLogStore({
+      maxEntriesPerExecution: 1_000_000,
+      maxLogBytes: Number.POSITIVE_INFINITY,
+      maxStoreBytes: Number.POSITIVE_INFINITY,
+    });
     for (const e of executions) {
       await store.create(e);
       if (mode === "backlog") {

@@ -12,6 +12,7 @@ const BENCHES = {
   "heartbeat-scale": () => import("./heartbeat-scale.mjs"),
   startup: () => import("./startup.mjs"),
   "slow-consumer": () => import("./slow-consumer.mjs"),
+  retention: () => import("./retention.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -36,7 +36,11 @@ if (mode === "raw") {
     },
   });
 } else {
-  const store = new MemoryLogStore({ maxEntriesPerExecution: count });
+  const store = new MemoryLogStore({
+    maxEntriesPerExecution: count,
+    maxLogBytes: Number.POSITIVE_INFINITY,
+    maxStoreBytes: Number.POSITIVE_INFINITY,
+  });
   for (let i = 1; i <= count; i++)
     await store.append("bench", "stdout", makeLine(i, LINE_BYTES), 1_732_790_000_000 + i);
   await store.complete("bench", 0);

@@ -29,7 +29,7 @@ const opts = (options: Partial<ReadOptions> = {}): ReadOptions => ({
 
 async function readAll(reader: LogReader): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
-  for await (const batch of reader) out.push(...batch);
+  for await (const batch of reader) if (Array.isArray(batch)) out.push(...batch);
   return out;
 }
 
@@ -100,7 +100,7 @@ describe("captureProcess", () => {
     const reader = await store.open("cap-follow", opts({ follow: true, tail: 0 }));
     const seen: LogEntry[] = [];
     const done = (async () => {
-      for await (const batch of reader) seen.push(...batch);
+      for await (const batch of reader) if (Array.isArray(batch)) seen.push(...batch);
     })();
     const [cmd, args] = node(
       `console.log("a"); console.error("b"); console.log("c"); process.exit(0);`,

@@ -16,7 +16,15 @@ export {
   type LocateResponderOptions,
   type LocateResponderStats,
 } from "./locate-responder.js";
-export type { LogReader, LogSource, LogStore, ReadOptions } from "./log-source.js";
+export {
+  isRemovedLines,
+  type LogReader,
+  type LogReadItem,
+  type LogSource,
+  type LogStore,
+  type ReadOptions,
+  type RemovedLines,
+} from "./log-source.js";
 export {
   type EndCause,
   LogStreamServer,
@@ -27,3 +35,10 @@ export {
 } from "./log-stream-server.js";
 export { FileLogStore, type FileLogStoreOptions } from "./stores/file-log-store.js";
 export { MemoryLogStore, type MemoryLogStoreOptions } from "./stores/memory-log-store.js";
+export {
+  FILE_RETENTION_DEFAULTS,
+  MEMORY_RETENTION_DEFAULTS,
+  type RetentionLimits,
+  type RetentionOptions,
+  type StoreUsage,
+} from "./stores/retention-limits.js";

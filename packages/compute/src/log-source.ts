@@ -18,18 +18,54 @@ export interface ReadOptions {
 }
 
 /**
+ * Lines `fromSeq..toSeq` (both included) that the read covers but will never yield: a store's
+ * retention removed them (the oldest lines of a bounded log) before the read got to them. A read
+ * yields one for the range it asked for but that was already gone when it opened (first, before
+ * any entry), and one for each range a follow fell behind on; entries after it have seq > toSeq.
+ */
+export interface RemovedLines {
+  readonly kind: "removed";
+  readonly reason: "retention";
+  readonly fromSeq: number;
+  readonly toSeq: number;
+}
+
+/** The notice for lines fromSeq..toSeq removed by retention. */
+export const removedLines = (fromSeq: number, toSeq: number): RemovedLines => ({
+  kind: "removed",
+  reason: "retention",
+  fromSeq,
+  toSeq,
+});
+
+/** What one step of a read yields: a batch of entries (never empty) or a removal notice. */
+export type LogReadItem = LogEntry[] | RemovedLines;
+
+/** True for a removal notice, false for a batch of entries. */
+export const isRemovedLines = (item: LogReadItem): item is RemovedLines => !Array.isArray(item);
+
+/**
  * One read of one execution's log. Iterating yields batches of entries in increasing `seq`
- * order; iteration ends when the history is read (no follow) or the execution has completed and
+ * order, and a RemovedLines notice where retention removed lines the read covers; iteration ends when the history is read (no follow) or the execution has completed and
  * everything was read (follow), or when the signal aborts (then it simply stops, no throw).
  */
-export interface LogReader extends AsyncIterable<LogEntry[]> {
-  /** The read yields only entries with seq > afterSeq. */
+export interface LogReader extends AsyncIterable<LogReadItem> {
+  /**
+   * The read yields only entries with seq > afterSeq: what it asked for (fromSeq, or where a tail
+   * starts), even when retention removed some of those lines (then the first item is a notice).
+   */
   readonly afterSeq: number;
+  /**
+   * The first seq the store still held when the read was opened (lastSeqAtOpen + 1 when it held
+   * none). Optional for LogSources written before retention: absent means "nothing removed".
+   */
+  readonly firstSeqAtOpen?: number;
   /** The execution's last sequence number when the read was opened (0 = none yet). */
   readonly lastSeqAtOpen: number;
   /**
    * The sequence number up to which the read has covered the log so far, counting entries that
-   * the filters skipped. After iteration ends it is the stream's final `lastSeq`.
+   * the filters skipped and lines removed by retention (notices). After iteration ends it is the
+   * stream's final `lastSeq`.
    */
   readonly position: number;
   /** The execution's exit code once it is known to have completed, else null. */

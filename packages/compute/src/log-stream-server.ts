@@ -11,6 +11,7 @@ import {
   type LogRequest,
   MessageType,
   rejectionInbox,
+  SequenceGapError,
   silentLogger,
   subjects,
   TailwireError,
@@ -344,9 +345,9 @@ export class LogStreamServer {
           streamId: stream.streamId,
           n: 0,
           computeNodeId: this.nodeId,
-          afterSeq: reader.afterSeq,
           lastSeq: reader.lastSeqAtOpen,
           maxFrameBytes: stream.maxFrameBytes,
+          ...stream.retention(reader),
         }),
       );
     } catch (error) {
@@ -543,11 +544,15 @@ export class LogStreamServer {
   }
 
   #fail(stream: ServedStream, error: unknown): void {
-    this.#log.error({ err: error, streamId: stream.streamId }, "stream failed");
+    // Retention outran an older requester's stream (see retention-notices): its own code.
+    const code: ErrorCode = error instanceof SequenceGapError ? "SEQUENCE_GAP" : "INTERNAL";
+    if (code === "INTERNAL")
+      this.#log.error({ err: error, streamId: stream.streamId }, "stream failed");
+    else this.#log.warn({ err: error, streamId: stream.streamId }, "stream failed");
     this.#end(
       stream,
       "error",
-      (n) => this.#errorFrame(stream.streamId, "INTERNAL", messageOf(error), n),
+      (n) => this.#errorFrame(stream.streamId, code, messageOf(error), n),
       error,
     );
   }

@@ -14,8 +14,10 @@ import { pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import {
   ExecutionNotFoundError,
+  isRemovedNotice,
   type LogEntry,
   LogStreamClient,
+  type RemovedNotice,
   TailwireError,
 } from "@tailwire/requester";
 
@@ -29,6 +31,8 @@ export interface FollowLogsOptions {
   executionId: string;
   /** Called for each line, in order (default: printed). */
   onEntry?: (entry: LogEntry) => void;
+  /** Called where the compute node's retention removed lines (default: printed to stderr). */
+  onRemoved?: (notice: RemovedNotice) => void;
   /** Attempts after a retryable failure (default 3), with 250 ms, 500 ms, 1 s... between. */
   retries?: number;
   /** Aborting stops following: main rejects with CancelledError. */
@@ -44,12 +48,15 @@ export interface FollowLogsResult {
 
 const print = (e: LogEntry) =>
   console.log(`${new Date(e.time).toISOString()} ${e.stream} ${e.line}`);
+const printRemoved = (n: RemovedNotice) =>
+  console.error(`[lines ${n.fromSeq}..${n.toSeq} were removed by ${n.reason}]`);
 
 export async function main(options: FollowLogsOptions): Promise<FollowLogsResult> {
   // The host owns the connection: the client never creates or closes it.
   const nc = await connect({ servers: options.servers, name: `requester ${options.nodeId}` });
   const client = new LogStreamClient({ connection: nc, nodeId: options.nodeId });
   const onEntry = options.onEntry ?? print;
+  const onRemoved = options.onRemoved ?? printRemoved;
   const retries = options.retries ?? 3;
   let fromSeq: number | undefined;
   try {
@@ -62,7 +69,10 @@ export async function main(options: FollowLogsOptions): Promise<FollowLogsResult
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
       try {
-        for await (const entry of stream) onEntry(entry);
+        for await (const item of stream) {
+          if (isRemovedNotice(item)) onRemoved(item);
+          else onEntry(item);
+        }
         return { exitCode: stream.exitCode, lastSeq: stream.lastSeq };
       } catch (error) {
         // Errors are TailwireErrors with a `code` from PROTOCOL.md's table and `retryable`.

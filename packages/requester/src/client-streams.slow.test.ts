@@ -5,6 +5,7 @@ import {
   encode,
   GoingAwayError,
   InternalError,
+  type LogEntry,
   MessageType,
   NodeUnreachableError,
   newStreamId,
@@ -55,6 +56,7 @@ describe("LogStreamClient: a stream from request to end", () => {
       heartbeatIntervalMs: 1234,
       heartbeatTimeoutMs: 321,
       window: 8192,
+      notices: ["removed"],
     });
     remote.accept({ afterSeq: 2, lastSeq: 9 });
     remote.data([{ seq: 3, line: "three" }]);
@@ -136,7 +138,8 @@ describe("LogStreamClient: a stream from request to end", () => {
     ]);
     remote.end(4, 0);
     const batches: string[][] = [];
-    for await (const batch of stream.batches()) batches.push(batch.map((e) => e.line));
+    for await (const batch of stream.batches())
+      batches.push((batch as LogEntry[]).map((e) => e.line));
     expect(batches).toEqual([
       ["one", "two"],
       ["three", "four"],
@@ -318,7 +321,7 @@ describe("LogStreamClient: cancel", () => {
       { seq: 2, line: "b" },
     ]);
     for await (const entry of stream) {
-      expect(entry.line).toBe("a");
+      expect((entry as LogEntry).line).toBe("a");
       break;
     }
     await compute.waitForCancel(stream.streamId);
@@ -338,7 +341,7 @@ describe("LogStreamClient: cancel", () => {
     remote.accept();
     remote.data([{ seq: 1, line: "a" }]);
     for await (const batch of stream.batches()) {
-      expect(batch.map((e) => e.line)).toEqual(["a"]);
+      expect((batch as LogEntry[]).map((e) => e.line)).toEqual(["a"]);
       break;
     }
     await compute.waitForCancel(stream.streamId);

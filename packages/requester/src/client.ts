@@ -31,6 +31,7 @@ import { JobLogStream, type StreamJobLogsOptions } from "./job-log-stream.js";
 import { LocatedLogStream } from "./located-stream.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
+import { MAX_BUFFERED_NOTICES } from "./notices.js";
 import {
   computeNodeOf,
   type LogStreamClientOptions,
@@ -302,6 +303,8 @@ export class LogStreamClient {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       heartbeatTimeoutMs: o.heartbeatTimeoutMs,
       window,
+      // Retention: lines the compute node removed come as a typed notice (see notices.ts).
+      notices: ["removed"],
     };
     if (resumeFrom !== undefined) request.fromSeq = resumeFrom;
     else {
@@ -465,6 +468,19 @@ export class LogStreamClient {
         } else {
           stream.budget.progress();
           stream.push(outcome.entries, bytes);
+        }
+        break;
+      case "notice":
+        stream.budget.progress();
+        stream.pushNotice(outcome.notice);
+        // Notices take no credit: a compute node may not pile up more than this unread.
+        if (stream.bufferedNotices > MAX_BUFFERED_NOTICES) {
+          this.#reject(
+            stream,
+            new ProtocolError(
+              `the compute node sent more than ${MAX_BUFFERED_NOTICES} removal notices the consumer has not taken`,
+            ),
+          );
         }
         break;
       case "end":

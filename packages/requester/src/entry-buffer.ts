@@ -1,7 +1,10 @@
 import type { LogEntry } from "@tailwire/protocol";
+import type { LogItem, RemovedNotice } from "./notices.js";
 
 interface Batch {
-  entries: LogEntry[];
+  /** A frame's entries, or a notice alone (then `notice` is set and bytes are 0). */
+  entries: LogItem[];
+  notice?: RemovedNotice;
   index: number;
   /** Wire bytes of the data frame(s) these entries came from, released when the last is taken. */
   bytes: number;
@@ -17,6 +20,7 @@ export class EntryBuffer {
   #batches: (Batch | undefined)[] = [];
   #head = 0;
   #bytes = 0;
+  #notices = 0;
 
   constructor(onReleased: (bytes: number) => void) {
     this.#onReleased = onReleased;
@@ -37,15 +41,44 @@ export class EntryBuffer {
     this.#bytes += bytes;
   }
 
-  take(): LogEntry | undefined {
+  /** Removal notices held (not yet taken). */
+  get notices(): number {
+    return this.#notices;
+  }
+
+  /**
+   * A removal notice, in order after the entries pushed before it; it holds no credit. One that
+   * continues the notice just before it (nothing between them, consecutive ranges) is merged
+   * into it, so a consumer that does not read while a follow keeps falling behind holds one.
+   */
+  pushNotice(notice: RemovedNotice): void {
+    const last = this.#batches[this.#batches.length - 1];
+    if (
+      last?.notice !== undefined &&
+      last.index === 0 &&
+      this.#batches.length > this.#head &&
+      last.notice.toSeq + 1 === notice.fromSeq &&
+      last.notice.reason === notice.reason
+    ) {
+      const merged: RemovedNotice = { ...last.notice, toSeq: notice.toSeq };
+      last.notice = merged;
+      last.entries[0] = merged;
+      return;
+    }
+    this.#batches.push({ entries: [notice], notice, index: 0, bytes: 0 });
+    this.#notices++;
+  }
+
+  take(): LogItem | undefined {
     const batch = this.#batches[this.#head];
     if (!batch) return undefined;
     const entry = batch.entries[batch.index++];
     if (batch.index >= batch.entries.length) {
+      if (batch.notice !== undefined) this.#notices--;
       this.#batches[this.#head++] = undefined; // let the batch be collected
       this.#compact();
       this.#bytes -= batch.bytes;
-      this.#onReleased(batch.bytes);
+      if (batch.bytes > 0) this.#onReleased(batch.bytes);
     }
     return entry;
   }
@@ -54,15 +87,18 @@ export class EntryBuffer {
    * The rest of the oldest batch, at once (what is left of one frame's entries): the same
    * entries, order and credit as that many take() calls, at one step's cost.
    */
-  takeBatch(): readonly LogEntry[] | undefined {
+  takeBatch(): readonly LogEntry[] | RemovedNotice | undefined {
     const batch = this.#batches[this.#head];
     if (!batch) return undefined;
-    const entries = batch.index === 0 ? batch.entries : batch.entries.slice(batch.index);
+    const entries =
+      batch.notice ??
+      ((batch.index === 0 ? batch.entries : batch.entries.slice(batch.index)) as LogEntry[]);
     batch.index = batch.entries.length;
+    if (batch.notice !== undefined) this.#notices--;
     this.#batches[this.#head++] = undefined;
     this.#compact();
     this.#bytes -= batch.bytes;
-    this.#onReleased(batch.bytes);
+    if (batch.bytes > 0) this.#onReleased(batch.bytes);
     return entries;
   }
 
@@ -71,6 +107,7 @@ export class EntryBuffer {
     this.#batches = [];
     this.#head = 0;
     this.#bytes = 0;
+    this.#notices = 0;
   }
 
   #compact(): void {

@@ -53,6 +53,36 @@ function setup(afterSeq = 0) {
 }
 
 describe("FrameReader", () => {
+  it("reads a removal notice in order and keeps later data above its range", () => {
+    const { reader, accepted, data, e, streamId } = setup(3);
+    const notice = (n: number, fromSeq: number, toSeq: number, sid = streamId) =>
+      ({
+        type: "ExecutionLogs.Notice/v1",
+        streamId: sid,
+        n,
+        notice: "removed",
+        reason: "retention",
+        fromSeq,
+        toSeq,
+      }) as StreamFrame;
+    reader.read(accepted);
+    expect(reader.read(notice(1, 4, 20))).toEqual({
+      kind: "notice",
+      notice: { kind: "removed", reason: "retention", fromSeq: 4, toSeq: 20 },
+    });
+    // Data inside the removed range is a protocol error: those lines were said to be gone.
+    const again = setup(3);
+    again.reader.read(again.accepted);
+    again.reader.read(notice(1, 4, 20, again.streamId));
+    expect(() => again.reader.read(again.data(2, [again.e(15, "x")]))).toThrow(ProtocolError);
+    expect(reader.read(data(2, [e(21, "a")])).kind).toBe("data");
+    // A notice for lines already delivered, or out of frame order, is rejected.
+    expect(() => reader.read(notice(3, 21, 30))).toThrow(ProtocolError);
+    const third = setup(0);
+    third.reader.read(third.accepted);
+    expect(() => third.reader.read(notice(2, 1, 5, third.streamId))).toThrow(SequenceGapError);
+  });
+
   it("reads accepted, data and end in order", () => {
     const { reader, accepted, data, end, e } = setup();
     expect(reader.read(accepted).kind).toBe("accepted");

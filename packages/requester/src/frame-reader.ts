@@ -12,6 +12,7 @@ import {
   type StreamFrame,
   type TailwireError,
 } from "@tailwire/protocol";
+import type { RemovedNotice } from "./notices.js";
 
 /** What one valid frame means for its stream. */
 export type FrameOutcome =
@@ -20,6 +21,8 @@ export type FrameOutcome =
   | { kind: "data"; entries: LogEntry[] }
   | { kind: "end"; frame: EndFrame }
   | { kind: "error"; error: TailwireError }
+  /** Lines fromSeq..toSeq were removed by the compute node's retention (ExecutionLogs.Notice/v1). */
+  | { kind: "notice"; notice: RemovedNotice }
   /** Not for this stream any more: an un-numbered Error (a rejection) after it was accepted. */
   | { kind: "ignored"; reason: string };
 
@@ -90,6 +93,27 @@ export class FrameReader {
           );
         }
         return { kind: "end", frame };
+      case "ExecutionLogs.Notice/v1": {
+        this.#checkNumber(frame.n);
+        if (this.#partial) {
+          throw new ProtocolError(`a notice arrived inside the partial line ${this.#partial.seq}`);
+        }
+        if (this.#lastSeq !== undefined && frame.fromSeq <= this.#lastSeq) {
+          throw new ProtocolError(
+            `notice of removed lines ${frame.fromSeq}..${frame.toSeq}, but seq ${this.#lastSeq} was already sent`,
+          );
+        }
+        this.#lastSeq = frame.toSeq;
+        return {
+          kind: "notice",
+          notice: {
+            kind: "removed",
+            reason: frame.reason,
+            fromSeq: frame.fromSeq,
+            toSeq: frame.toSeq,
+          },
+        };
+      }
       case "ExecutionLogs.Error/v1": {
         // Error frames sent before acceptance carry no number; numbered ones must not skip any.
         // An un-numbered one after acceptance is a compute node rejecting some other request

@@ -40,6 +40,7 @@ export {
   type StreamJobLogsOptions,
 } from "./job-log-stream.js";
 export type { AcceptedInfo, LogStream } from "./log-stream.js";
+export { isRemovedNotice, type LogItem, type RemovedNotice } from "./notices.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
 export { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
 export {

@@ -1,4 +1,9 @@
-import { type AcceptedFrame, ComputeNodeLostError, newStreamId } from "@tailwire/protocol";
+import {
+  type AcceptedFrame,
+  ComputeNodeLostError,
+  type LogEntry,
+  newStreamId,
+} from "@tailwire/protocol";
 import { describe, expect, it } from "vitest";
 import { Attempt } from "./attempt.js";
 import { ClientStream, type StreamOwner } from "./log-stream.js";
@@ -77,7 +82,7 @@ describe("ClientStream", () => {
     const { stream, events, entry } = setup();
     stream.push([entry(1), entry(2)], 10);
     for await (const e of stream) {
-      expect(e.seq).toBe(1);
+      expect((e as LogEntry).seq).toBe(1);
       break;
     }
     expect(events).toEqual(["cancel"]);
@@ -124,10 +129,37 @@ describe("ClientStream", () => {
     stream.push([entry(1), entry(2)], 10);
     stream.push([entry(3)], 10);
     for await (const batch of stream.batches()) {
-      expect(batch.map((e) => e.seq)).toEqual([1, 2]);
+      expect((batch as LogEntry[]).map((e) => e.seq)).toEqual([1, 2]);
       break;
     }
     expect(events).toEqual(["released 10", "cancel"]);
     expect(stream.endCause).toBe("cancelled");
+  });
+
+  it("hands out a removal notice in order, counts it in lastSeq and resumes after it", async () => {
+    const { stream, entry } = setup();
+    const notice = { kind: "removed", reason: "retention", fromSeq: 2, toSeq: 40 } as const;
+    stream.push([entry(1)], 10);
+    stream.pushNotice(notice);
+    stream.push([entry(41)], 10);
+    // A resume asks for what comes after the notice, not for the removed lines again.
+    expect(stream.receivedSeq).toBe(41);
+    const it = stream[Symbol.asyncIterator]();
+    await expect(it.next()).resolves.toEqual({ done: false, value: entry(1) });
+    await expect(it.next()).resolves.toEqual({ done: false, value: notice });
+    expect(stream.lastSeq).toBe(40);
+    await expect(it.next()).resolves.toEqual({ done: false, value: entry(41) });
+    expect(stream.lastSeq).toBe(41);
+  });
+
+  it("batches() hands a notice out as its own step", async () => {
+    const { stream, entry } = setup();
+    const notice = { kind: "removed", reason: "retention", fromSeq: 1, toSeq: 5 } as const;
+    stream.pushNotice(notice);
+    stream.push([entry(6), entry(7)], 10);
+    const it = stream.batches()[Symbol.asyncIterator]();
+    await expect(it.next()).resolves.toEqual({ done: false, value: notice });
+    expect(stream.lastSeq).toBe(5);
+    await expect(it.next()).resolves.toEqual({ done: false, value: [entry(6), entry(7)] });
   });
 });

@@ -7,6 +7,7 @@ import {
 import type { Attempt } from "./attempt.js";
 import { toEpochMs } from "./clock.js";
 import { EntryBuffer } from "./entry-buffer.js";
+import type { LogItem, RemovedNotice } from "./notices.js";
 import type { ReadOptions } from "./options.js";
 import type { ResumeBudget } from "./resume-policy.js";
 import type { EndCause } from "./stats.js";
@@ -21,14 +22,23 @@ export interface AcceptedInfo {
   maxFrameBytes: number;
   /** Epoch ms. */
   acceptedAt: number;
+  /**
+   * The first seq the compute node's store still held (lines below it were removed by
+   * retention); undefined when the compute node did not say (older nodes).
+   */
+  firstSeq?: number;
 }
 
 /**
  * One execution's log, as an async iterable of whole lines. Iterate it once. Iteration ends
  * normally at the compute node's End (or after cancel()); otherwise it throws a TailwireError
  * subclass after delivering the entries that were already received.
+ *
+ * Between the entries may come a RemovedNotice (check with `isRemovedNotice`): lines the stream
+ * covers that the compute node's retention removed, in order (the first item, for lines asked
+ * for that were gone already; later, for lines a follow fell behind on). The stream goes on.
  */
-export interface LogStream extends AsyncIterable<LogEntry> {
+export interface LogStream extends AsyncIterable<LogItem> {
   /**
    * The id of the stream on the wire (the last token of its inbox subject). A resume sends a new
    * request with a new id, so this changes across attempts: it is always the current attempt's.
@@ -62,9 +72,10 @@ export interface LogStream extends AsyncIterable<LogEntry> {
    * The same entries as iterating the stream, in the batches they arrived in (a frame's worth,
    * never empty): one await per batch instead of one per line, for consumers that move many
    * lines (a log shipper, a terminal writing a batch at once). The stream is still iterated
-   * once: either this or the stream itself. Breaking out of the loop cancels the stream.
+   * once: either this or the stream itself. Breaking out of the loop cancels the stream. A
+   * removal notice comes as its own step (not an array).
    */
-  batches(): AsyncIterable<readonly LogEntry[]>;
+  batches(): AsyncIterable<readonly LogEntry[] | RemovedNotice>;
 }
 
 /** The client's side of a stream: what the stream asks of it. */
@@ -75,11 +86,14 @@ export interface StreamOwner {
   cancelledByConsumer(stream: ClientStream): void;
 }
 
-/** What one step of iteration hands out: an entry, or a batch of them (see batches()). */
-type Taken = LogEntry | readonly LogEntry[];
+/** What one step of iteration hands out: an entry or notice, or a batch (see batches()). */
+type Taken = LogItem | readonly LogEntry[];
 
+/** The seq a step covers up to: an entry's, a batch's last, a notice's last removed seq. */
 const lastSeqOf = (taken: Taken): number =>
-  Array.isArray(taken) ? (taken[taken.length - 1] as LogEntry).seq : (taken as LogEntry).seq;
+  Array.isArray(taken)
+    ? (taken[taken.length - 1] as LogEntry).seq
+    : ((taken as LogEntry).seq ?? (taken as RemovedNotice).toSeq);
 
 interface Waiter {
   resolve(result: IteratorResult<Taken>): void;
@@ -204,6 +218,11 @@ export class ClientStream implements LogStream {
     return this.#end !== undefined;
   }
 
+  /** Removal notices received and not yet consumed (they take no credit: bounded by the client). */
+  get bufferedNotices(): number {
+    return this.#buffer.notices;
+  }
+
   /** Wire bytes received and not yet consumed. */
   get bufferedBytes(): number {
     return this.#buffer.bytes;
@@ -226,6 +245,7 @@ export class ClientStream implements LogStream {
       lastSeq: frame.lastSeq,
       maxFrameBytes: frame.maxFrameBytes,
       acceptedAt: toEpochMs(acceptedAtMonotonic),
+      ...(frame.firstSeq === undefined ? {} : { firstSeq: frame.firstSeq }),
     };
     this.#resolveAccepted(this.#acceptedInfo);
   }
@@ -234,6 +254,13 @@ export class ClientStream implements LogStream {
     const last = entries[entries.length - 1];
     if (last) this.#receivedSeq = last.seq;
     this.#buffer.push(entries, bytes);
+    this.#wake();
+  }
+
+  /** A removal notice, delivered in order; a resume then starts after its last seq. */
+  pushNotice(notice: RemovedNotice): void {
+    this.#receivedSeq = notice.toSeq;
+    this.#buffer.pushNotice(notice);
     this.#wake();
   }
 
@@ -263,7 +290,7 @@ export class ClientStream implements LogStream {
 
   // --- the consumer's side ---
 
-  [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
+  [Symbol.asyncIterator](): AsyncIterator<LogItem> {
     const buffer = this.#buffer;
     const iterator = this.#iterate(() => buffer.take());
     const next = iterator.next;
@@ -273,7 +300,7 @@ export class ClientStream implements LogStream {
       if (this.#waiter === undefined) {
         const entry = buffer.take();
         if (entry !== undefined) {
-          this.#lastSeq = entry.seq;
+          this.#lastSeq = (entry as LogEntry).seq ?? (entry as RemovedNotice).toSeq;
           return Promise.resolve({ done: false, value: entry });
         }
       }
@@ -282,7 +309,7 @@ export class ClientStream implements LogStream {
     return iterator;
   }
 
-  batches(): AsyncIterable<readonly LogEntry[]> {
+  batches(): AsyncIterable<readonly LogEntry[] | RemovedNotice> {
     return { [Symbol.asyncIterator]: () => this.#iterate(() => this.#buffer.takeBatch()) };
   }
 

@@ -66,20 +66,26 @@ export function computeInboxPrefix(computeNodeId: string): string {
   return `_INBOX_${checkNodeId(computeNodeId, "compute")}`;
 }
 
+/** Lookups of executions and jobs (PROTOCOL.md, "Locating executions"). */
+const LOCATE_SUBJECTS = "node.locate.ExecutionLocate/v1.>";
+
 /**
- * Compute node `<id>`: receives its own request and control subjects (every version), sends
- * stream frames and heartbeat requests to requesters, receives its heartbeat replies.
+ * Compute node `<id>`: receives its own request and control subjects (every version) and the
+ * lookups of what it holds, sends stream frames, heartbeat requests and lookup answers to
+ * requesters, receives its heartbeat replies.
  */
 export function computePermissions(computeNodeId: string): NatsPermissions {
   const id = checkNodeId(computeNodeId, "compute");
   return {
-    publish: { allow: ["_TW.*.s.*", "_TW.*.hb"] },
-    subscribe: { allow: [`node.compute.${id}.>`, `${computeInboxPrefix(id)}.>`] },
+    publish: { allow: ["_TW.*.s.*", "_TW.*.hb", "_TW.*.l.*"] },
+    subscribe: {
+      allow: [`node.compute.${id}.>`, `${computeInboxPrefix(id)}.>`, LOCATE_SUBJECTS],
+    },
   };
 }
 
 /**
- * Requester `<id>`: sends requests and control messages to any compute node (v1), receives
+ * Requester `<id>`: sends requests, control messages and lookups to any compute node (v1), receives
  * on its own `_TW.<id>` subjects only, and answers heartbeats through `allow_responses`
  * (one reply per heartbeat request it received, nothing else).
  */
@@ -87,7 +93,11 @@ export function requesterPermissions(requesterNodeId: string): NatsPermissions {
   const id = checkNodeId(requesterNodeId, "requester");
   return {
     publish: {
-      allow: ["node.compute.*.ExecutionLogs/v1", "node.compute.*.ExecutionLogsControl/v1"],
+      allow: [
+        "node.compute.*.ExecutionLogs/v1",
+        "node.compute.*.ExecutionLogsControl/v1",
+        LOCATE_SUBJECTS,
+      ],
     },
     subscribe: { allow: [`_TW.${id}.>`] },
     allow_responses: true,

@@ -17,7 +17,12 @@ import {
   nonNegativeInteger,
   positiveInteger,
 } from "@tailwire/cli";
-import { type LogStream, LogStreamClient, TailwireError } from "@tailwire/requester";
+import {
+  isRemovedNotice,
+  type LogStream,
+  LogStreamClient,
+  TailwireError,
+} from "@tailwire/requester";
 import { Command } from "commander";
 
 interface Options extends NatsCliOptions {
@@ -78,7 +83,11 @@ async function main(): Promise<void> {
       () => {},
     );
     try {
-      for await (const entry of stream) emit({ type: "entry", tag, ...entry });
+      for await (const item of stream) {
+        // Lines retention removed: their own event (the showcase's stores keep everything).
+        if (isRemovedNotice(item)) emit({ type: "removed", tag, ...item });
+        else emit({ type: "entry", tag, ...item });
+      }
       if (stream.endCause === "cancelled") return; // cancel(): reported when it was asked for
       emit({ type: "end", tag, streamId: stream.streamId, exitCode: stream.exitCode ?? null });
     } catch (error) {

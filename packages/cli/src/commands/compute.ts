@@ -7,6 +7,7 @@ import { CliError, EXIT } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { nonNegativeInteger, positiveInteger } from "../parse.js";
 import { onTerminate } from "../signals.js";
+import { parseRetentionAge, parseSize } from "../sizes.js";
 
 interface ComputeOptions extends NatsCliOptions {
   nodeId: string;
@@ -21,6 +22,8 @@ interface ComputeOptions extends NatsCliOptions {
   inboxPrefix?: string;
   statsIntervalMs: number;
   pollIntervalMs: number;
+  maxStoreBytes?: number;
+  maxLogAge?: number;
 }
 
 /** A NATS subject prefix: dot-separated tokens, no wildcards or white space. */
@@ -91,12 +94,23 @@ export function registerCompute(program: Command, logger: () => CliLogger): void
         .argParser(nonNegativeInteger)
         .default(0),
     )
+    .option(
+      "--max-store-bytes <size>",
+      'the most DIR keeps for all executions, oldest data removed first, never a running execution\'s newest lines ("10GB", "1GiB", "unlimited"; default 1GiB)',
+      parseSize,
+    )
+    .option(
+      "--max-log-age <duration>",
+      'remove a completed execution\'s log this long after it completed ("7d", "12h", "unlimited"; default unlimited)',
+      parseRetentionAge,
+    )
     .addHelpText(
       "after",
       `
 Stats: write "stats" (or "stats <tag>") followed by a newline on stdin and the node prints
   stats [<tag>] {"openStreams":...,"streamsEnded":{...},"framesSent":...,...}
-on stdout (one JSON object: LogStreamServer.stats()).`,
+on stdout (one JSON object: LogStreamServer.stats(), plus "store": the FileLogStore's usage,
+{"totalBytes":...,"executions":{"<id>":<bytes>,...},"executionsRemoved":...}).`,
     );
   addNatsOptions(command, nonNegativeInteger);
   command.action(async (options: ComputeOptions) => {
@@ -129,10 +143,19 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
       reconnectTimeWait: 500,
       inboxPrefix: options.inboxPrefix ?? subjects.computeInboxPrefix(options.nodeId),
     });
-    const store = new FileLogStore({
-      dir: options.dataDir,
-      pollIntervalMs: options.pollIntervalMs,
-    });
+    let store: FileLogStore;
+    try {
+      store = new FileLogStore({
+        dir: options.dataDir,
+        pollIntervalMs: options.pollIntervalMs,
+        ...(options.maxStoreBytes === undefined ? {} : { maxStoreBytes: options.maxStoreBytes }),
+        ...(options.maxLogAge === undefined ? {} : { maxLogAgeMs: options.maxLogAge }),
+      });
+    } catch (error) {
+      throw new CliError(EXIT.USAGE, (error as Error).message);
+    }
+    // Applied at once, then every 10 s by the store itself.
+    void store.sweep().catch((error) => log.warn({ err: error }, "log retention sweep failed"));
     const limits = {
       ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }),
       ...(options.maxStreamsPerRequester === undefined
@@ -157,8 +180,15 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
     await server.start();
 
     const printStats = (tag?: string) => {
-      const line = JSON.stringify(server.stats());
-      process.stdout.write(tag === undefined ? `stats ${line}\n` : `stats ${tag} ${line}\n`);
+      // With the store's usage (bytes per execution and in total), fresh from a retention sweep
+      // (the last one's if this one fails).
+      void store
+        .sweep()
+        .catch(() => store.usage())
+        .then((usage) => {
+          const line = JSON.stringify({ ...server.stats(), store: usage });
+          process.stdout.write(tag === undefined ? `stats ${line}\n` : `stats ${tag} ${line}\n`);
+        });
     };
     const stdin = createInterface({ input: process.stdin, terminal: false });
     stdin.on("line", (line) => {

@@ -6,10 +6,12 @@ import type { Command } from "commander";
 import { CliError, EXIT } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { onTerminate } from "../signals.js";
+import { parseSize } from "../sizes.js";
 
 interface ExecOptions {
   dataDir: string;
   executionId: string;
+  maxLogBytes?: number;
 }
 
 export function registerExec(program: Command, logger: () => CliLogger): void {
@@ -20,6 +22,11 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
     )
     .requiredOption("--data-dir <dir>", "the log directory (the compute node's --data-dir)")
     .requiredOption("--execution-id <id>", "the execution's id: [A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+    .option(
+      "--max-log-bytes <size>",
+      'the most this execution\'s log keeps on disk, oldest lines removed first ("10MB", "1GiB", "unlimited"; default 64MiB)',
+      parseSize,
+    )
     .argument("<command>", "the command to run (put -- before it when it has options)")
     .argument("[args...]", "its arguments")
     .passThroughOptions()
@@ -31,7 +38,17 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
           `invalid execution id ${JSON.stringify(options.executionId)}`,
         );
       }
-      const store = new FileLogStore({ dir: options.dataDir });
+      // The store-wide budget and age are the compute node's (tailwire compute): no sweep here.
+      let store: FileLogStore;
+      try {
+        store = new FileLogStore({
+          dir: options.dataDir,
+          sweepIntervalMs: 0,
+          ...(options.maxLogBytes === undefined ? {} : { maxLogBytes: options.maxLogBytes }),
+        });
+      } catch (error) {
+        throw new CliError(EXIT.USAGE, `--max-log-bytes: ${(error as Error).message}`);
+      }
       if (await exists(store.logPath(options.executionId))) {
         throw new CliError(
           EXIT.USAGE,

@@ -1,13 +1,20 @@
 import { randomBytes } from "node:crypto";
 import type { Writable } from "node:stream";
 import { isExecutionId, isNodeId, type LogStreamName } from "@tailwire/protocol";
-import { DEFAULTS, type LogEntry, LogStreamClient, TailwireError } from "@tailwire/requester";
+import {
+  DEFAULTS,
+  isRemovedNotice,
+  type LogEntry,
+  LogStreamClient,
+  TailwireError,
+} from "@tailwire/requester";
 import { type Command, Option } from "commander";
 import { addNatsOptions, connectNats, type NatsCliOptions } from "../connection.js";
 import { CliError, EXIT, exitCodeOf, exitCodeTable } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { colorEnabled, palette, writeLine } from "../output.js";
 import { nonNegativeInteger, positiveInteger, sinceArgument } from "../parse.js";
+import { removedNoticeJson, removedNoticeText } from "../removed-notice.js";
 import { onTerminate } from "../signals.js";
 
 interface LogsOptions extends NatsCliOptions {
@@ -186,6 +193,12 @@ async function runLogs(
     // A batch's consecutive lines for the same output go in one write: a big log prints at
     // NATS speed instead of one write call per line, and stdout/stderr keep their interleaving.
     for await (const batch of stream.batches()) {
+      if (isRemovedNotice(batch)) {
+        // Lines retention removed: said where they would have been, never skipped in silence.
+        if (options.json) await writeLine(process.stdout, removedNoticeJson(batch));
+        else await writeLine(process.stderr, removedNoticeText(batch, colors.err));
+        continue;
+      }
       let pending = "";
       let pendingOut: Writable = process.stdout;
       for (const entry of batch) {

@@ -1,7 +1,17 @@
-import type { LogEntry, LogRequest } from "@tailwire/protocol";
-import type { LogReader } from "../log-source.js";
+import { encode, type LogRequest, MessageType } from "@tailwire/protocol";
+import {
+  isRemovedLines,
+  type LogReader,
+  type LogReadItem,
+  type RemovedLines,
+} from "../log-source.js";
 import { CreditGate } from "./credit-gate.js";
 import { FrameBatcher } from "./frame-batcher.js";
+import {
+  acceptedRetentionFields,
+  noticeForOldRequester,
+  wantsRemovedNotices,
+} from "./retention-notices.js";
 
 export type EndCause =
   | "completed"
@@ -52,6 +62,8 @@ export class ServedStream {
   reader: LogReader | undefined;
   credit: CreditGate;
   maxFrameBytes = 0;
+  /** The afterSeq the Accepted frame stated (see retention()). */
+  acceptedAfterSeq = 0;
 
   constructor(key: string, request: LogRequest, inbox: string) {
     this.key = key;
@@ -70,6 +82,13 @@ export class ServedStream {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  /** The Accepted frame's afterSeq and retention fields for this stream's requester. */
+  retention(reader: LogReader): ReturnType<typeof acceptedRetentionFields> {
+    const fields = acceptedRetentionFields(this.request, reader);
+    this.acceptedAfterSeq = fields.afterSeq;
+    return fields;
   }
 
   /** Runs until the read ends, fails or the stream is stopped; always releases the reader. */
@@ -95,7 +114,7 @@ export class ServedStream {
     let exhausted = false;
     try {
       for (;;) {
-        let result: IteratorResult<LogEntry[]> | typeof LINGER_TIMEOUT;
+        let result: IteratorResult<LogReadItem> | typeof LINGER_TIMEOUT;
         if (batcher.hasPending && lingerMs > 0) {
           result = await raceTimeout(next, lingerUntil - performance.now());
         } else {
@@ -111,6 +130,11 @@ export class ServedStream {
         if (result.done) {
           exhausted = true;
           break;
+        }
+        if (isRemovedLines(result.value)) {
+          if (!(await this.#sendNotice(host, batcher, result.value))) return false;
+          next = iterator.next();
+          continue;
         }
         const hadPending = batcher.hasPending;
         batcher.addAll(result.value);
@@ -132,6 +156,36 @@ export class ServedStream {
       // Leaving early: end the reader's generator so its own cleanup runs.
       if (!exhausted) void iterator.return?.(undefined)?.catch(() => {});
     }
+  }
+
+  /**
+   * A removal notice goes out after every entry before it (the batcher is flushed first) and
+   * takes the next frame number; it takes no credit. An older requester gets none (see
+   * retention-notices).
+   */
+  async #sendNotice(
+    host: StreamHost,
+    batcher: FrameBatcher,
+    notice: RemovedLines,
+  ): Promise<boolean> {
+    if (!wantsRemovedNotices(this.request)) {
+      noticeForOldRequester(notice, this.acceptedAfterSeq);
+      return true;
+    }
+    batcher.seal();
+    if (!(await this.#sendReady(host, batcher))) return false;
+    const data = encode({
+      type: MessageType.Notice,
+      streamId: this.streamId,
+      n: this.lastN + 1,
+      notice: "removed",
+      reason: notice.reason,
+      fromSeq: notice.fromSeq,
+      toSeq: notice.toSeq,
+    });
+    this.lastN++;
+    host.publish(this.inbox, data);
+    return true;
   }
 
   /** Sends every ready frame, waiting for credit; false when the stream was stopped meanwhile. */

@@ -179,6 +179,15 @@ export async function lastEntry(
   return undefined;
 }
 
+/** The first valid entry of `[0, end)`; undefined when there is none. */
+export async function firstEntry(
+  fh: FileHandle,
+  stats: ReadStats,
+  end: number,
+): Promise<LogEntry | undefined> {
+  return (await entryAtOrAfter(fh, stats, 0, end))?.entry;
+}
+
 interface LocatedEntry {
   start: number;
   /** Offset just after the line's newline. */

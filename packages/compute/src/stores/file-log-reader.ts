@@ -1,10 +1,17 @@
-import type { FileHandle } from "node:fs/promises";
+import { type FileHandle, stat } from "node:fs/promises";
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
-import type { LogReader, ReadOptions } from "../log-source.js";
-import { readExitMarker } from "./file-exit-marker.js";
+import {
+  type LogReader,
+  type LogReadItem,
+  type ReadOptions,
+  type RemovedLines,
+  removedLines,
+} from "../log-source.js";
+import { isErrnoException, readExitMarker } from "./file-exit-marker.js";
 import {
   backwardLines,
   completeLinesEnd,
+  firstEntry,
   lastEntry,
   NEWLINE,
   parseLine,
@@ -13,6 +20,7 @@ import {
   readAt,
   searchFirst,
 } from "./file-lines.js";
+import { listSegments, openSegment, type Segment } from "./file-segments.js";
 import type { ChangeSubscription, DirectoryWatcher } from "./file-watch.js";
 
 /** Entries per yielded batch at most. */
@@ -24,6 +32,9 @@ export interface FileLogReaderInit {
   executionId: string;
   /** Open for reading; the reader owns it from now on and closes it. */
   fh: FileHandle;
+  logPath: string;
+  /** Where the execution's sealed segments live (see file-segments). */
+  segDir: string;
   exitPath: string;
   options: ReadOptions;
   stats: ReadStats;
@@ -33,13 +44,28 @@ export interface FileLogReaderInit {
   onClosed: (reader: FileLogReader) => void;
 }
 
+/** One file of the log a read may visit: a sealed segment (by path) or the active log. */
+interface LogFile {
+  firstSeq: number;
+  /** Undefined for the active log opened with the read. */
+  path: string | undefined;
+}
+
 /**
- * One read of one execution's log file; see LogReader. Opening computes where the read starts
- * (tail: a backward scan from the end; fromSeq and since: binary searches over byte offsets) and
- * where the history ends: the end of the last complete line when the read was opened. Iterating
- * reads forwards from there in 1 MiB chunks; a follow then keeps reading whatever is appended,
- * waking on the directory watcher, on the store's own writes and on a slow poll, and ends once the
- * exit marker exists and the file has been read to its end after the marker was seen.
+ * One read of one execution's log; see LogReader. The log is the active file `<id>.log` plus
+ * older sealed segments (see file-segments); retention removes the oldest segments. Opening
+ * computes where the read starts (tail: a backward scan from the end, across segments; fromSeq
+ * and since: binary searches over byte offsets in the segment that holds the start) and where the
+ * history ends: the end of the last complete line of the active log when the read was opened.
+ * Iterating reads forwards in 1 MiB chunks, one file after the other; a follow then keeps reading
+ * whatever is appended, waking on the directory watcher, on the store's own writes and on a slow
+ * poll, moves on to the new active log when the one it reads was sealed (a rotation), and ends
+ * once the exit marker exists and the log has been read to its end after the marker was seen.
+ *
+ * A file the read has open stays readable when retention unlinks it, so lines are only missed
+ * when the read moves on to a segment that is gone: it then yields a RemovedLines notice for
+ * exactly the seqs it skips, and goes on with the oldest line still held. A range the read asked
+ * for but that was already removed at open is the first thing it yields.
  *
  * Only complete lines (ending in "\n") are ever parsed: a partial last line stays unread until
  * its newline arrives. Corrupt lines are skipped, and an entry whose seq is not above the last one
@@ -50,21 +76,29 @@ export interface FileLogReaderInit {
  */
 export class FileLogReader implements LogReader {
   readonly #init: FileLogReaderInit;
-  readonly #fh: FileHandle;
+  /** The file being read; starts as the active log opened by the store. */
+  #fh: FileHandle;
+  /** #fh is the live active log (not a sealed segment); #ino is its inode. */
+  #onActive = true;
+  #ino = 0;
+  /** #fh is the handle the store opened: a history read ends at #end in it. */
+  #onOpened = true;
   readonly #follow: boolean;
   readonly #since: number | undefined;
   readonly #streams: ReadonlySet<LogStreamName> | null;
   #afterSeq = 0;
   #lastSeqAtOpen = 0;
+  #firstSeqAtOpen = 1;
   #position = 0;
   #exitCode: number | null = null;
   #completed = false;
-  /** Where the history starts and ends (byte offsets). */
-  #start = 0;
+  /** The range asked for that retention had removed before the read opened. */
+  #removedAtOpen: RemovedLines | null = null;
+  /** Where the history ends in the opened active log (byte offset). */
   #end = 0;
-  /** Offset just after the last complete line consumed. */
+  /** Offset just after the last complete line consumed in #fh. */
   #offset = 0;
-  /** The last seq consumed (yielded or skipped by the filters); never goes back. */
+  /** The last seq consumed (yielded, skipped by the filters or noticed removed); never goes back. */
   #cursor = 0;
   #iterated = false;
   #closed = false;
@@ -108,6 +142,10 @@ export class FileLogReader implements LogReader {
     return this.#lastSeqAtOpen;
   }
 
+  get firstSeqAtOpen(): number {
+    return this.#firstSeqAtOpen;
+  }
+
   get position(): number {
     return this.#position;
   }
@@ -116,7 +154,7 @@ export class FileLogReader implements LogReader {
     return this.#exitCode;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<LogEntry[]> {
+  [Symbol.asyncIterator](): AsyncIterator<LogReadItem> {
     if (this.#iterated) throw new Error("a LogReader can be iterated only once");
     this.#iterated = true;
     return this.#iterate();
@@ -151,7 +189,7 @@ export class FileLogReader implements LogReader {
 
   async #prepare(): Promise<void> {
     const { options, stats } = this.#init;
-    const fh = this.#fh;
+    const active = this.#fh;
     // The marker first, then the size: a marker seen here was written after the last append was
     // on disk, so the history read below is the whole log.
     const marker = await readExitMarker(this.#init.exitPath);
@@ -159,60 +197,177 @@ export class FileLogReader implements LogReader {
       this.#completed = true;
       this.#exitCode = marker.exitCode;
     }
-    const { size } = await fh.stat();
-    const end = await completeLinesEnd(fh, stats, size);
+    const st = await active.stat();
+    this.#ino = st.ino;
+    const end = await completeLinesEnd(active, stats, st.size);
     this.#end = end;
-    this.#lastSeqAtOpen = (await lastEntry(fh, stats, end))?.seq ?? 0;
+    const activeFirst = (await firstEntry(active, stats, end))?.seq;
+    // A segment that starts where the active log does is the active log itself (a rotation in
+    // progress, or one that happened after the store opened it): it is read as the active log.
+    const segments = (await listSegments(this.#init.segDir)).filter(
+      (s) => activeFirst === undefined || s.firstSeq < activeFirst,
+    );
+    const files: LogFile[] = segments.map((s) => ({ firstSeq: s.firstSeq, path: s.path }));
+    let last = await lastEntry(active, stats, end);
+    if (last === undefined && segments.length > 0) {
+      last = await this.#withFile(segments[segments.length - 1]!, (fh, e) =>
+        lastEntry(fh, stats, e),
+      );
+    }
+    this.#lastSeqAtOpen = last?.seq ?? 0;
+    files.push({ firstSeq: activeFirst ?? this.#lastSeqAtOpen + 1, path: undefined });
+    const firstHeld = files[0]!.firstSeq;
+    this.#firstSeqAtOpen = firstHeld;
 
     const { tail, fromSeq, since } = options;
+    // Where the read starts: a file and an offset in it; the end of the active log by default.
+    let at: { file: number; offset: number } = { file: files.length - 1, offset: end };
+    let removedFrom: number | undefined;
     if (fromSeq !== undefined) {
       this.#afterSeq = fromSeq;
-      this.#start =
-        fromSeq >= this.#lastSeqAtOpen
-          ? end
-          : fromSeq === 0
-            ? 0
-            : await searchFirst(fh, stats, end, (e) => e.seq > fromSeq);
-      if (since !== undefined && this.#start < end) {
-        this.#start = Math.max(
-          this.#start,
-          await searchFirst(fh, stats, end, (e) => e.time >= since),
-        );
+      if (fromSeq < this.#lastSeqAtOpen) {
+        if (fromSeq + 1 < firstHeld) {
+          removedFrom = fromSeq + 1;
+          at = { file: 0, offset: 0 };
+        } else {
+          const file = lastIndexWhere(files, (f) => f.firstSeq <= fromSeq + 1);
+          at = { file, offset: await this.#search(files[file]!, (e) => e.seq > fromSeq) };
+        }
+      }
+      if (since !== undefined && at.file < files.length - 1) {
+        const bySince = await this.#searchSince(files, since);
+        if (bySince.file > at.file || (bySince.file === at.file && bySince.offset > at.offset)) {
+          at = bySince;
+          removedFrom = undefined;
+        }
       }
     } else if (tail === 0) {
       this.#afterSeq = this.#lastSeqAtOpen;
-      this.#start = end;
     } else if (tail !== undefined) {
-      await this.#prepareTail(tail);
+      const found = await this.#prepareTail(files, tail);
+      at = found.at;
+      if (found.count < tail && !found.stoppedBySince && firstHeld > 1) {
+        // Fewer lines than asked for: some of the removed ones would have been in the tail (all
+        // of them may have been, with a filter: which of them matched is not known any more).
+        removedFrom = this.#streams === null ? Math.max(1, this.#lastSeqAtOpen - tail + 1) : 1;
+      }
+      this.#afterSeq = found.afterSeq;
     } else if (since !== undefined) {
-      this.#start = await searchFirst(fh, stats, end, (e) => e.time >= since);
+      at = await this.#searchSince(files, since);
+      if (at.file === 0 && at.offset === 0) removedFrom = 1;
+    } else {
+      at = { file: 0, offset: 0 };
+      removedFrom = 1;
     }
-    this.#offset = this.#start;
+    if (removedFrom !== undefined && removedFrom < firstHeld) {
+      this.#removedAtOpen = removedLines(removedFrom, firstHeld - 1);
+      if (tail !== undefined && fromSeq === undefined) this.#afterSeq = removedFrom - 1;
+    }
+    const startFile = files[at.file]!;
+    if (startFile.path !== undefined) {
+      const fh = await openSegment(startFile.path);
+      if (fh === null) {
+        // Removed since it was listed: the read starts at the oldest file, the gap noticed then.
+        at = { file: files.length - 1, offset: 0 };
+        this.#advanceNeeded = true;
+      } else {
+        this.#fh = fh;
+        this.#onActive = false;
+        this.#onOpened = false;
+        // The store's handle of the active log is released: the read reopens `<id>.log` by
+        // path when it gets there (it may have been rotated by then).
+        await active.close();
+      }
+    }
+    this.#offset = at.offset;
     this.#cursor = this.#afterSeq;
     this.#position = this.#afterSeq;
   }
 
-  /**
-   * Scans backwards from the end for the last `tail` matching lines. With `since`, the scan stops
-   * at the first line older than `since` (times never decrease within a file).
-   */
-  async #prepareTail(tail: number): Promise<void> {
-    let count = 0;
-    let first: { start: number; seq: number } | null = null;
-    scan: for await (const lines of backwardLines(this.#fh, this.#init.stats, this.#end)) {
-      for (const raw of lines) {
-        const entry = parseLine(raw.text);
-        if (entry === undefined) continue;
-        if (this.#since !== undefined && entry.time < this.#since) break scan;
-        if (this.#streams !== null && !this.#streams.has(entry.stream)) continue;
-        count++;
-        first = { start: raw.start, seq: entry.seq };
-        if (count >= tail) break scan;
+  /** Set when the start file vanished at open: the first step moves on to what is held. */
+  #advanceNeeded = false;
+
+  /** Opens a sealed segment for one look; undefined when it is gone. */
+  async #withFile<T>(
+    segment: Segment | LogFile,
+    use: (fh: FileHandle, end: number) => Promise<T>,
+  ): Promise<T | undefined> {
+    if (segment.path === undefined) return use(this.#fh, this.#end);
+    const fh = await openSegment(segment.path);
+    if (fh === null) return undefined;
+    try {
+      const end = await completeLinesEnd(fh, this.#init.stats, (await fh.stat()).size);
+      return await use(fh, end);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The start of the first line satisfying `pred` in a file (its end when none does). */
+  async #search(file: LogFile, pred: (e: LogEntry) => boolean): Promise<number> {
+    return (
+      (await this.#withFile(file, (fh, end) => searchFirst(fh, this.#init.stats, end, pred))) ?? 0
+    );
+  }
+
+  /** Where the first line with time >= since is: times never decrease across files either. */
+  async #searchSince(files: LogFile[], since: number): Promise<{ file: number; offset: number }> {
+    for (let i = files.length - 1; i >= 0; i--) {
+      const first = await this.#withFile(files[i]!, (fh, end) =>
+        firstEntry(fh, this.#init.stats, end),
+      );
+      if (first !== undefined && first.time < since) {
+        return { file: i, offset: await this.#search(files[i]!, (e) => e.time >= since) };
       }
     }
-    this.#start = first?.start ?? this.#end;
-    // With fewer matching lines than asked for, the read covers the whole (filtered) history.
-    this.#afterSeq = first !== null && count >= tail ? first.seq - 1 : 0;
+    return { file: 0, offset: 0 };
+  }
+
+  /**
+   * Scans backwards from the end for the last `tail` matching lines, from the active log into
+   * older segments. With `since`, the scan stops at the first line older than `since`.
+   */
+  async #prepareTail(
+    files: LogFile[],
+    tail: number,
+  ): Promise<{
+    at: { file: number; offset: number };
+    count: number;
+    afterSeq: number;
+    stoppedBySince: boolean;
+  }> {
+    let count = 0;
+    let first: { file: number; start: number; seq: number } | null = null;
+    let stoppedBySince = false;
+    for (let i = files.length - 1; i >= 0 && count < tail && !stoppedBySince; i--) {
+      await this.#withFile(files[i]!, async (fh, end) => {
+        scan: for await (const lines of backwardLines(fh, this.#init.stats, end)) {
+          for (const raw of lines) {
+            const entry = parseLine(raw.text);
+            if (entry === undefined) continue;
+            if (this.#since !== undefined && entry.time < this.#since) {
+              stoppedBySince = true;
+              break scan;
+            }
+            if (this.#streams !== null && !this.#streams.has(entry.stream)) continue;
+            count++;
+            first = { file: i, start: raw.start, seq: entry.seq };
+            if (count >= tail) break scan;
+          }
+        }
+      });
+    }
+    const found = first as { file: number; start: number; seq: number } | null;
+    return {
+      at:
+        found === null
+          ? { file: files.length - 1, offset: this.#end }
+          : { file: found.file, offset: found.start },
+      count,
+      // With fewer matching lines than asked for, the read covers the whole (filtered) history.
+      afterSeq: found !== null && count >= tail ? found.seq - 1 : 0,
+      stoppedBySince,
+    };
   }
 
   #matches(entry: LogEntry): boolean {
@@ -220,11 +375,36 @@ export class FileLogReader implements LogReader {
     return this.#streams === null || this.#streams.has(entry.stream);
   }
 
-  async *#iterate(): AsyncGenerator<LogEntry[]> {
+  /** The notice for `cursor + 1 .. toSeq`, moving the cursor past it. */
+  #notice(toSeq: number): RemovedLines {
+    const notice = removedLines(this.#cursor + 1, toSeq);
+    this.#cursor = toSeq;
+    this.#position = toSeq;
+    return notice;
+  }
+
+  async *#iterate(): AsyncGenerator<LogReadItem> {
     try {
       if (this.#closed) return;
-      yield* this.#scan(this.#end);
-      if (this.#closed) return;
+      if (this.#removedAtOpen !== null && this.#removedAtOpen.toSeq > this.#cursor) {
+        this.#cursor = this.#removedAtOpen.fromSeq - 1;
+        yield this.#notice(this.#removedAtOpen.toSeq);
+      }
+      // The history: every line up to the last one at open, across files.
+      for (;;) {
+        if (this.#closed) return;
+        if (this.#advanceNeeded) {
+          this.#advanceNeeded = false;
+          const notice = await this.#advance();
+          if (notice !== null) yield notice;
+          continue;
+        }
+        yield* this.#scan(this.#onOpened ? this.#end : undefined);
+        if (this.#closed) return;
+        if (this.#onOpened || this.#cursor >= this.#lastSeqAtOpen) break;
+        if (this.#onActive) break; // nothing more was held at open
+        this.#advanceNeeded = true;
+      }
       if (!this.#follow) {
         this.#position = Math.max(this.#position, this.#lastSeqAtOpen);
         return;
@@ -237,12 +417,108 @@ export class FileLogReader implements LogReader {
         const completed = this.#completed || (await this.#checkCompleted());
         if (this.#closed) return;
         yield* this.#scan(undefined);
+        if (this.#closed) return;
+        if (!this.#onActive || (await this.#activeReplaced())) {
+          // A sealed file is final: read what was written before it was sealed, then move on.
+          if (this.#onActive) yield* this.#scan(undefined);
+          if (this.#closed) return;
+          const notice = await this.#advance();
+          if (notice !== null) yield notice;
+          continue;
+        }
         if (this.#closed || completed) return;
         if (!sub.dirty) await this.#waitForChange(sub);
         if (this.#closed) return;
       }
     } finally {
       await this.close();
+    }
+  }
+
+  /** True when `<id>.log` is no longer the file being read (sealed, or the log was removed). */
+  async #activeReplaced(): Promise<boolean> {
+    try {
+      return (await stat(this.#init.logPath)).ino !== this.#ino;
+    } catch (error) {
+      if (isErrnoException(error) && error.code === "ENOENT") {
+        // Removed by the store's age limit (only completed executions are): nothing more comes.
+        this.#completed = true;
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Moves on to the file holding the line after the cursor: the sealed segment that starts at or
+   * before it, else the active log. Lines retention removed on the way come back as a notice.
+   */
+  async #advance(): Promise<RemovedLines | null> {
+    const want = this.#cursor + 1;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) return null;
+      const { logPath, segDir, stats } = this.#init;
+      const activeFh = await openSegment(logPath);
+      if (activeFh === null) {
+        // The execution was removed (age limit): the read ends with what it has.
+        this.#completed = true;
+        this.#onActive = true;
+        return null;
+      }
+      let keep = false;
+      try {
+        const st = await activeFh.stat();
+        const activeEnd = await completeLinesEnd(activeFh, stats, st.size);
+        const activeFirst = (await firstEntry(activeFh, stats, activeEnd))?.seq;
+        const segments = (await listSegments(segDir)).filter(
+          (s) => activeFirst === undefined || s.firstSeq < activeFirst,
+        );
+        const files: LogFile[] = segments.map((s) => ({ firstSeq: s.firstSeq, path: s.path }));
+        // An empty active log (just rotated) starts after the newest segment's last line.
+        let activeStart = activeFirst;
+        const newest = segments[segments.length - 1];
+        if (activeStart === undefined && newest !== undefined) {
+          const last = await this.#withFile(newest, (fh, end) => lastEntry(fh, stats, end));
+          activeStart = last === undefined ? newest.firstSeq : last.seq + 1;
+        }
+        files.push({ firstSeq: activeStart ?? want, path: undefined });
+        let index = lastIndexWhere(files, (f) => f.firstSeq <= want);
+        if (index < 0) index = 0;
+        const file = files[index]!;
+        let fh: FileHandle | null = activeFh;
+        if (file.path !== undefined) {
+          fh = await openSegment(file.path);
+          if (fh === null && attempt < 8) continue; // removed meanwhile: look again
+          if (fh === null) throw new Error(`segment ${file.path} keeps disappearing`);
+        } else {
+          keep = true;
+        }
+        const old = this.#fh;
+        this.#fh = fh;
+        this.#onActive = file.path === undefined;
+        this.#onOpened = false;
+        if (this.#onActive) this.#ino = st.ino;
+        await this.#inflight.catch(() => {});
+        await old.close();
+        if (this.#closed) {
+          // close() ran meanwhile and released the old handle: release the new one too.
+          await fh.close().catch(() => {});
+          return null;
+        }
+        const gap = file.firstSeq > want ? this.#notice(file.firstSeq - 1) : null;
+        this.#offset =
+          file.firstSeq < want
+            ? await searchFirst(
+                fh,
+                stats,
+                await completeLinesEnd(fh, stats, (await fh.stat()).size),
+                (e) => e.seq >= want,
+              )
+            : 0;
+        return gap;
+      } finally {
+        if (!keep) await activeFh.close();
+      }
     }
   }
 
@@ -270,12 +546,14 @@ export class FileLogReader implements LogReader {
 
   /**
    * Reads complete lines forwards from #offset, up to `limit` (a line end) or, without a limit,
-   * to the current end of the file, and yields the matching entries in batches.
+   * to the current end of the file, and yields the matching entries in batches. A history read
+   * stops at the last line that existed at open.
    */
   async *#scan(limit: number | undefined): AsyncGenerator<LogEntry[]> {
     let batch: LogEntry[] = [];
     let chunk = FORWARD_CHUNK;
-    for (;;) {
+    const maxSeq = this.#follow ? Number.MAX_SAFE_INTEGER : this.#lastSeqAtOpen;
+    scan: for (;;) {
       const want = limit === undefined ? chunk : Math.min(chunk, limit - this.#offset);
       if (want <= 0 || this.#closed) break;
       const buf = await this.#read(this.#offset, want);
@@ -293,6 +571,7 @@ export class FileLogReader implements LogReader {
       this.#offset += nl + 1;
       for (const entry of entries) {
         if (entry.seq <= this.#cursor) continue;
+        if (entry.seq > maxSeq) break scan;
         this.#cursor = entry.seq;
         if (!this.#matches(entry)) continue;
         batch.push(entry);
@@ -309,6 +588,14 @@ export class FileLogReader implements LogReader {
     if (batch.length > 0) {
       this.#position = this.#cursor;
       yield batch;
+    } else {
+      this.#position = this.#cursor;
     }
   }
+}
+
+/** The last index whose element satisfies `pred` (elements sorted so that it holds for a prefix). */
+function lastIndexWhere<T>(items: readonly T[], pred: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (pred(items[i]!)) return i;
+  return -1;
 }

@@ -50,7 +50,7 @@ function opts(options: Partial<ReadOptions> = {}): ReadOptions {
 
 async function readAll(reader: LogReader): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
-  for await (const batch of reader) out.push(...batch);
+  for await (const batch of reader) if (Array.isArray(batch)) out.push(...batch);
   return out;
 }
 
@@ -61,6 +61,7 @@ function collect(reader: LogReader) {
   let ended = false;
   const done = (async () => {
     for await (const batch of reader) {
+      if (!Array.isArray(batch)) throw new Error(`unexpected notice ${JSON.stringify(batch)}`);
       batches.push(batch.length);
       entries.push(...batch);
     }
@@ -441,6 +442,7 @@ describe("FileLogStore: large files", () => {
     let count = 0;
     let expected = 1;
     for await (const batch of reader) {
+      if (!Array.isArray(batch)) throw new Error("unexpected notice");
       count += batch.length;
       if (batch[0]?.seq !== expected) throw new Error(`batch starts at ${batch[0]?.seq}`);
       expected = batch[batch.length - 1]!.seq + 1;

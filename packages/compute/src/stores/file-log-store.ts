@@ -14,13 +14,28 @@ import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
 import type { ReadStats } from "./file-lines.js";
 import { FileLogReader } from "./file-log-reader.js";
 import { FileLogWriter } from "./file-log-writer.js";
+import { segmentDirOf } from "./file-segments.js";
+import { sweepStore } from "./file-store-sweep.js";
 import { DirectoryWatcher } from "./file-watch.js";
+import {
+  FILE_RETENTION_DEFAULTS,
+  type RetentionLimits,
+  type RetentionOptions,
+  retentionLimits,
+  type StoreUsage,
+  segmentBytesFor,
+} from "./retention-limits.js";
 
-export interface FileLogStoreOptions {
+export interface FileLogStoreOptions extends RetentionOptions {
   /** The directory holding the logs; created on the first write. */
   dir: string;
   /** How often a follow checks the file when no change notification arrived. Default 250 ms. */
   pollIntervalMs?: number | undefined;
+  /**
+   * How often the store-wide limits (maxStoreBytes, maxLogAgeMs) are enforced over the whole
+   * directory, whoever wrote it. Default 10 s; 0 = only when `sweep()` is called.
+   */
+  sweepIntervalMs?: number | undefined;
 }
 
 /**
@@ -38,8 +53,16 @@ export interface FileLogStoreOptions {
  *   temporary dot-file, fsynced and renamed, after the log was fdatasync'd. Its existence means
  *   the execution completed and the log is final.
  *
+ * - `<dir>/<id>.seg/<firstSeq>.log`: the older lines, sealed segments of the same format, when
+ *   the log is bounded (`maxLogBytes`): the active log is sealed at a quarter of the cap and the
+ *   oldest segments are removed, so seqs never change and what remains is contiguous up to the
+ *   newest line. Readers that need removed lines get a RemovedLines notice (see file-segments,
+ *   FileLogReader).
+ *
  * One process at a time may write an execution (any number may read it). Appends after
- * completion reject; completion is final (the first exit code wins).
+ * completion reject; completion is final (the first exit code wins). The per-execution cap is
+ * applied by the writing process; the store-wide budget and age by whichever process sweeps
+ * (every store with a sweep interval, e.g. the compute node's).
  */
 export class FileLogStore implements LogStore {
   /** The absolute directory of the logs. */
@@ -50,6 +73,10 @@ export class FileLogStore implements LogStore {
   readonly #writers = new Map<string, FileLogWriter>();
   readonly #readers = new Set<FileLogReader>();
   readonly #watcher: DirectoryWatcher;
+  readonly #limits: RetentionLimits;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<StoreUsage> | null = null;
+  #usage: StoreUsage = { totalBytes: 0, executions: {}, executionsRemoved: 0 };
   #dirReady: Promise<void> | null = null;
   #closed = false;
 
@@ -63,7 +90,52 @@ export class FileLogStore implements LogStore {
     }
     this.dir = resolve(options.dir);
     this.pollIntervalMs = poll;
+    this.#limits = retentionLimits(options, FILE_RETENTION_DEFAULTS, "FileLogStore");
+    const sweepEvery = options.sweepIntervalMs ?? 10_000;
+    if (!Number.isFinite(sweepEvery) || sweepEvery < 0) {
+      throw new TypeError("FileLogStore: sweepIntervalMs must be a number >= 0");
+    }
     this.#watcher = new DirectoryWatcher(this.dir);
+    if (sweepEvery > 0) {
+      this.#sweepTimer = setInterval(() => {
+        this.sweep().catch(() => {});
+      }, sweepEvery);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /** The retention limits in force. */
+  get limits(): Readonly<RetentionLimits> {
+    return this.#limits;
+  }
+
+  /**
+   * Applies the store-wide limits to the whole directory now (completed executions past
+   * maxLogAgeMs, then the oldest data while over maxStoreBytes) and returns the usage after it.
+   * Concurrent calls share one sweep.
+   */
+  sweep(): Promise<StoreUsage> {
+    if (this.#sweeping === null) {
+      this.#sweeping = (async () => {
+        try {
+          const result = await sweepStore(this.dir, this.#limits, Date.now());
+          this.#usage = {
+            totalBytes: result.totalBytes,
+            executions: result.executions,
+            executionsRemoved: this.#usage.executionsRemoved + result.executionsRemoved,
+          };
+          return this.#usage;
+        } finally {
+          this.#sweeping = null;
+        }
+      })();
+    }
+    return this.#sweeping;
+  }
+
+  /** What the store held at its last sweep (bytes per execution and in total). */
+  usage(): StoreUsage {
+    return this.#usage;
   }
 
   /** The log file of an execution (validated like every other use of an id). */
@@ -105,6 +177,8 @@ export class FileLogStore implements LogStore {
     const reader = await FileLogReader.open({
       executionId,
       fh,
+      logPath: paths.log,
+      segDir: segmentDirOf(paths.log),
       exitPath: paths.exit,
       options,
       stats: this.stats,
@@ -155,11 +229,13 @@ export class FileLogStore implements LogStore {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     const pending: Promise<void>[] = [];
     for (const reader of this.#readers) pending.push(reader.close());
     for (const writer of this.#writers.values()) pending.push(writer.close());
     this.#watcher.close();
     await Promise.allSettled(pending);
+    await this.#sweeping?.catch(() => {});
   }
 
   #assertOpen(): void {
@@ -177,6 +253,8 @@ export class FileLogStore implements LogStore {
         logPath: paths.log,
         exitPath: paths.exit,
         stats: this.stats,
+        maxLogBytes: this.#limits.maxLogBytes,
+        segmentBytes: segmentBytesFor(this.#limits.maxLogBytes),
         ensureDir: () => this.#ensureDir(),
         onChange: () => this.#watcher.notify(executionId),
         onClosed: (w) => {

@@ -1,8 +1,16 @@
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
 import { O_NOFOLLOW, readExitMarker, syncDirectory, writeExitMarker } from "./file-exit-marker.js";
-import { completeLinesEnd, lastEntry, type ReadStats } from "./file-lines.js";
+import { completeLinesEnd, firstEntry, lastEntry, type ReadStats } from "./file-lines.js";
+import {
+  listSegments,
+  removeFile,
+  rotate,
+  type Segment,
+  segmentDirOf,
+  undoHalfRotation,
+} from "./file-segments.js";
 
 /** Entries written per write call at most. */
 const MAX_WRITE_ENTRIES = 4096;
@@ -21,6 +29,13 @@ export interface FileLogWriterInit {
   logPath: string;
   exitPath: string;
   stats: ReadStats;
+  /**
+   * Retention: the most bytes this execution's log keeps (active log plus sealed segments);
+   * Infinity = unbounded. The active log is sealed once it reaches `segmentBytes`, and the oldest
+   * sealed segments are removed while the rest would pass the cap once the active log fills.
+   */
+  maxLogBytes: number;
+  segmentBytes: number;
   /** Makes sure the directory exists. */
   ensureDir: () => Promise<void>;
   /** Called after lines were written or the execution completed (wakes local followers). */
@@ -49,6 +64,11 @@ export class FileLogWriter {
   #fh: FileHandle | null = null;
   #lastSeq = 0;
   #lastTime = 0;
+  /** The active log's first seq (lastSeq + 1 while it is empty) and its size in bytes. */
+  #activeFirstSeq = 1;
+  #activeBytes = 0;
+  /** Sealed segments, oldest first, with their sizes. */
+  #sealed: (Segment & { bytes: number })[] = [];
   #queue: PendingAppend[] = [];
   #draining: Promise<void> | null = null;
   /** complete() was called, or the execution had completed before this writer opened. */
@@ -134,9 +154,75 @@ export class FileLogWriter {
     }
     const end = await completeLinesEnd(fh, stats, stat.size);
     if (end < stat.size) await fh.truncate(end);
-    const last = await lastEntry(fh, stats, end);
+    const segDir = segmentDirOf(logPath);
+    const segments = await undoHalfRotation(logPath, segDir, await listSegments(segDir));
+    this.#sealed = await Promise.all(
+      segments.map(async (s) => ({ ...s, bytes: (await statSize(s.path)) ?? 0 })),
+    );
+    let last = await lastEntry(fh, stats, end);
+    const newest = this.#sealed[this.#sealed.length - 1];
+    if (last === undefined && newest !== undefined) {
+      // Rotated just before a restart: the seqs go on from the newest sealed segment.
+      const sfh = await open(newest.path, constants.O_RDONLY | O_NOFOLLOW);
+      try {
+        last = await lastEntry(sfh, stats, await completeLinesEnd(sfh, stats, newest.bytes));
+      } finally {
+        await sfh.close();
+      }
+    }
     this.#lastSeq = last?.seq ?? 0;
     this.#lastTime = last?.time ?? 0;
+    this.#activeFirstSeq = (await firstEntry(fh, stats, end))?.seq ?? this.#lastSeq + 1;
+    this.#activeBytes = end;
+    // A lower cap than the last run's applies at once.
+    await this.#retain();
+  }
+
+  /** Bytes this execution's log holds on disk (active log and sealed segments). */
+  get bytes(): number {
+    let total = this.#activeBytes;
+    for (const s of this.#sealed) total += s.bytes;
+    return total;
+  }
+
+  /** Seals the active log once it is full, then drops the oldest segments over the cap. */
+  async #rotateIfFull(): Promise<void> {
+    const { maxLogBytes, segmentBytes, logPath } = this.#init;
+    if (maxLogBytes === Number.POSITIVE_INFINITY || this.#activeBytes < segmentBytes) return;
+    const old = this.#fh!;
+    // No fsync here: appends are not fsynced either (only completion is), and a SIGKILL loses
+    // nothing the page cache holds. After a power loss the rotation is found done or undone.
+    const firstSeq = this.#activeFirstSeq;
+    this.#fh = await rotate(logPath, segmentDirOf(logPath), firstSeq);
+    this.#sealed.push({
+      firstSeq,
+      path: `${segmentDirOf(logPath)}/${String(firstSeq).padStart(16, "0")}.log`,
+      bytes: this.#activeBytes,
+    });
+    this.#activeFirstSeq = this.#lastSeq + 1;
+    this.#activeBytes = 0;
+    await old.close();
+    await this.#retain();
+  }
+
+  /**
+   * Removes the oldest sealed segments while the remaining ones plus a full active log would pass
+   * the cap. The newest sealed segment always stays: with an empty active log it is what the next
+   * writer recovers the last seq from (seqs never start again).
+   */
+  async #retain(): Promise<void> {
+    const { maxLogBytes, segmentBytes } = this.#init;
+    if (maxLogBytes === Number.POSITIVE_INFINITY) return;
+    let sealedBytes = 0;
+    for (const s of this.#sealed) sealedBytes += s.bytes;
+    while (
+      this.#sealed.length > 1 &&
+      sealedBytes + Math.max(segmentBytes, this.#activeBytes) > maxLogBytes
+    ) {
+      const oldest = this.#sealed.shift()!;
+      sealedBytes -= oldest.bytes;
+      await removeFile(oldest.path);
+    }
   }
 
   #kick(): void {
@@ -164,12 +250,17 @@ export class FileLogWriter {
         this.#fail(new Error("log writer closed"), []);
         return;
       }
-      const batch = this.#queue.splice(0, MAX_WRITE_ENTRIES);
+      // A batch ends where the active log fills up, so a rotation seals about one segment's
+      // worth whatever the burst (sizes counted in UTF-16 units: at most the bytes).
+      const room = this.#init.segmentBytes - this.#activeBytes;
+      const limit = Math.min(this.#queue.length, MAX_WRITE_ENTRIES);
       const entries: LogEntry[] = [];
       let text = "";
       let seq = this.#lastSeq;
       let lastTime = this.#lastTime;
-      for (const pending of batch) {
+      let taken = 0;
+      while (taken < limit) {
+        const pending = this.#queue[taken++]!;
         // Times never decrease within a file (a clock stepping back is clamped): readers rely on
         // it to binary-search `since`.
         lastTime = Math.max(pending.time, lastTime);
@@ -181,9 +272,12 @@ export class FileLogWriter {
         };
         entries.push(entry);
         text += JSON.stringify(entry) + "\n";
+        if (text.length >= room) break;
       }
+      const batch = this.#queue.splice(0, taken);
+      const buf = Buffer.from(text, "utf8");
       try {
-        await writeAll(fh, Buffer.from(text, "utf8"));
+        await writeAll(fh, buf);
       } catch (error) {
         // The file may now end with part of a line: this writer is dropped, and the next one
         // truncates that part away and recovers the seq from the last complete line.
@@ -192,8 +286,21 @@ export class FileLogWriter {
       }
       this.#lastSeq = seq;
       this.#lastTime = lastTime;
+      this.#activeBytes += buf.length;
+      let rotationError: unknown = null;
+      try {
+        // Before the appends resolve: a caller that awaited its appends sees the log bounded.
+        await this.#rotateIfFull();
+      } catch (error) {
+        // The lines are written; the next writer finishes or undoes the rotation on open.
+        rotationError = error;
+      }
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!);
       this.#init.onChange();
+      if (rotationError !== null) {
+        this.#fail(rotationError, []);
+        return;
+      }
     }
   }
 
@@ -218,6 +325,14 @@ export class FileLogWriter {
     const { dir, executionId, exitPath } = this.#init;
     await writeExitMarker(dir, executionId, exitPath, { exitCode });
     this.#init.onChange();
+  }
+}
+
+async function statSize(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
   }
 }
 

@@ -13,14 +13,32 @@ const EXEC = "exec-1";
 
 async function collect(reader: LogReader): Promise<LogEntry[][]> {
   const batches: LogEntry[][] = [];
-  for await (const batch of reader) batches.push(batch);
+  for await (const batch of reader) if (Array.isArray(batch)) batches.push(batch);
   return batches;
 }
 
 const seqs = (batches: LogEntry[][]): number[] => batches.flat().map((e) => e.seq);
 
-function read(store: MemoryLogStore, options: Partial<ReadOptions> = {}): Promise<LogReader> {
-  return store.open(EXEC, { follow: false, signal: new AbortController().signal, ...options });
+function read(
+  store: MemoryLogStore,
+  options: Partial<ReadOptions> = {},
+  executionId = EXEC,
+): Promise<LogReader> {
+  return store.open(executionId, {
+    follow: false,
+    signal: new AbortController().signal,
+    ...options,
+  });
+}
+
+/** A read's seqs, with each removal notice as "removed a..b" where it came. */
+async function items(reader: LogReader): Promise<(number | string)[]> {
+  const out: (number | string)[] = [];
+  for await (const item of reader) {
+    if (Array.isArray(item)) out.push(...item.map((e) => e.seq));
+    else out.push(`removed ${item.fromSeq}..${item.toSeq}`);
+  }
+  return out;
 }
 
 /** 10 lines: odd seqs on stdout, even on stderr, time = 1000 * seq. */
@@ -234,30 +252,92 @@ describe("MemoryLogStore", () => {
       return store;
     }
 
-    it("drops the oldest entries while seqs keep counting", async () => {
+    it("drops the oldest entries while seqs keep counting, and says so to a read", async () => {
       const reader = await read(await bounded());
-      expect(seqs(await collect(reader))).toEqual([8, 9, 10, 11, 12]);
-      expect(reader.afterSeq).toBe(7);
+      expect(await items(reader)).toEqual(["removed 1..7", 8, 9, 10, 11, 12]);
+      expect(reader.afterSeq).toBe(0);
+      expect(reader.firstSeqAtOpen).toBe(8);
       expect(reader.lastSeqAtOpen).toBe(12);
     });
 
-    it("a read whose start was dropped starts at the oldest retained entry", async () => {
+    it("a read whose start was dropped gets a notice for it, then the oldest retained entry", async () => {
       const store = await bounded();
-      expect(seqs(await collect(await read(store, { fromSeq: 2 })))).toEqual([8, 9, 10, 11, 12]);
-      expect(seqs(await collect(await read(store, { tail: 100, streams: ["stdout"] })))).toEqual([
-        9, 11,
+      expect(await items(await read(store, { fromSeq: 2 }))).toEqual([
+        "removed 3..7",
+        8,
+        9,
+        10,
+        11,
+        12,
       ]);
-      expect(seqs(await collect(await read(store, { fromSeq: 10 })))).toEqual([11, 12]);
+      expect(await items(await read(store, { tail: 100, streams: ["stdout"] }))).toEqual([
+        "removed 1..7",
+        9,
+        11,
+      ]);
+      expect(await items(await read(store, { tail: 7 }))).toEqual([
+        "removed 6..7",
+        8,
+        9,
+        10,
+        11,
+        12,
+      ]);
+      expect(await items(await read(store, { fromSeq: 10 }))).toEqual([11, 12]);
+      // A since newer than everything dropped asks for none of it.
+      expect(await items(await read(store, { since: 9 }))).toEqual([9, 10, 11, 12]);
     });
 
-    it("a follow that lags behind skips what was dropped", async () => {
+    it("a follow that lags behind gets a notice for exactly what was dropped, then goes on", async () => {
       const store = await bounded();
       const reader = await read(store, { follow: true });
       const iterator = reader[Symbol.asyncIterator]();
+      expect((await iterator.next()).value).toEqual({
+        kind: "removed",
+        reason: "retention",
+        fromSeq: 1,
+        toSeq: 7,
+      });
       expect(seqs([(await iterator.next()).value as LogEntry[]])).toEqual([8, 9, 10, 11, 12]);
       for (let i = 0; i < 20; i++) await store.append(EXEC, "stdout", "more");
+      expect((await iterator.next()).value).toMatchObject({ fromSeq: 13, toSeq: 27 });
       expect(seqs([(await iterator.next()).value as LogEntry[]])).toEqual([28, 29, 30, 31, 32]);
+      expect(reader.position).toBe(32);
       await reader.close();
+    });
+
+    it("bounds bytes per execution and per store, completed executions first", async () => {
+      const store = new MemoryLogStore({ maxLogBytes: 10_000, maxStoreBytes: 25_000 });
+      const line = "z".repeat(936); // 1000 counted bytes
+      for (let i = 0; i < 30; i++) await store.append("a", "stdout", line);
+      expect(store.usage().executions.a).toBe(10_000);
+      await store.complete("a", 0);
+      for (let i = 0; i < 10; i++) await store.append("b", "stdout", line);
+      for (let i = 0; i < 10; i++) await store.append("c", "stdout", line);
+      // 30,000 > 25,000: the completed "a" goes first, whole.
+      expect(Object.keys(store.usage().executions).sort()).toEqual(["b", "c"]);
+      for (let i = 0; i < 10; i++) await store.append("d", "stdout", line);
+      const usage = store.usage();
+      expect(usage.totalBytes).toBeLessThanOrEqual(25_000);
+      expect(usage.executionsRemoved).toBe(1);
+      // Running executions lose their oldest lines, never their newest.
+      for (const id of ["b", "c", "d"]) {
+        const last = (await items(await read(store, {}, id))).at(-1);
+        expect(last).toBe(10);
+      }
+    });
+
+    it("removes completed executions past the age limit, never running ones", async () => {
+      const store = new MemoryLogStore({ maxLogAgeMs: 60_000 });
+      await store.append("done", "stdout", "x");
+      await store.complete("done", 0);
+      await store.append("running", "stdout", "x");
+      expect(Object.keys(store.sweep(Date.now() + 30_000).executions).sort()).toEqual([
+        "done",
+        "running",
+      ]);
+      expect(Object.keys(store.sweep(Date.now() + 120_000).executions)).toEqual(["running"]);
+      await expect(read(store, {}, "done")).rejects.toBeInstanceOf(ExecutionNotFoundError);
     });
 
     it("stays bounded in memory over many appends", async () => {

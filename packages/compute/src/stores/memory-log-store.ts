@@ -13,11 +13,28 @@ import {
   ExecutionDirectory,
   type ExecutionInfo,
 } from "../execution-catalog.js";
-import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
+import {
+  type LogReader,
+  type LogReadItem,
+  type LogStore,
+  type ReadOptions,
+  type RemovedLines,
+  removedLines,
+} from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
 import { ChangeSignal } from "./change-signal.js";
+import {
+  MEMORY_RETENTION_DEFAULTS,
+  type RetentionLimits,
+  type RetentionOptions,
+  retentionLimits,
+  type StoreUsage,
+} from "./retention-limits.js";
 
-export interface MemoryLogStoreOptions {
+/** What an entry is counted as against the byte limits: its line's characters plus this. */
+export const MEMORY_ENTRY_OVERHEAD = 64;
+
+export interface MemoryLogStoreOptions extends RetentionOptions {
   /** Entries kept per execution; older ones are dropped (sequence numbers keep counting). */
   maxEntriesPerExecution?: number;
   /** Most entries one batch of a read yields (and most entries it scans before yielding). */
@@ -34,7 +51,11 @@ class ExecutionLog {
   head = 0;
   firstSeq = 1;
   lastSeq = 0;
+  /** Counted bytes of the retained entries (see MEMORY_ENTRY_OVERHEAD). */
+  bytes = 0;
   completed = false;
+  /** Date.now() at completion. */
+  completedAt = 0;
   exitCode: number | null = null;
   readonly changed = new ChangeSignal();
 
@@ -50,31 +71,57 @@ class ExecutionLog {
     return this.entries.slice(start, start + (to - from) + 1);
   }
 
-  push(entry: LogEntry, max: number): void {
+  /** Appends; drops the oldest entries past `maxEntries` or `maxBytes` (the newest stays). */
+  push(entry: LogEntry, maxEntries: number, maxBytes: number): void {
     this.entries.push(entry);
     this.lastSeq = entry.seq;
-    if (this.entries.length - this.head > max) {
-      this.head++;
-      this.firstSeq++;
-      // Compact only once half the array is dead, so dropping stays amortised O(1).
-      if (this.head > max && this.head * 2 > this.entries.length) {
-        this.entries = this.entries.slice(this.head);
-        this.head = 0;
-      }
+    this.bytes += entry.line.length + MEMORY_ENTRY_OVERHEAD;
+    while (
+      this.entries.length - this.head > 1 &&
+      (this.entries.length - this.head > maxEntries || this.bytes > maxBytes)
+    ) {
+      this.dropOldest();
     }
+  }
+
+  /** Drops the oldest retained entry (seqs keep counting); returns its counted bytes. */
+  dropOldest(): number {
+    const dropped = this.entries[this.head]!;
+    const bytes = dropped.line.length + MEMORY_ENTRY_OVERHEAD;
+    this.entries[this.head] = undefined as unknown as LogEntry; // let the line be collected
+    this.head++;
+    this.firstSeq++;
+    this.bytes -= bytes;
+    // Compact only once half the array is dead, so dropping stays amortised O(1).
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    return bytes;
   }
 }
 
 /**
  * An in-memory, bounded LogStore: for tests, demos and nodes that do not need logs to survive
  * a restart. Follows are woken by appends (no polling).
+ *
+ * Retention: each execution keeps at most `maxEntriesPerExecution` entries and `maxLogBytes`;
+ * the store at most `maxStoreBytes` (completed executions go first, oldest completion first, then
+ * the oldest entries of the largest running one) and a completed execution at most `maxLogAgeMs`.
+ * Seqs never change; a read that covers removed entries gets a RemovedLines notice for them.
  */
 export class MemoryLogStore implements LogStore, ExecutionCatalog {
   readonly #logs = new Map<string, ExecutionLog>();
   /** Which job each execution belongs to, and who wants to know of new ones (locating). */
   readonly #directory = new ExecutionDirectory();
+  /** Completed executions, in completion order (oldest first). */
+  readonly #completedOrder = new Set<string>();
   readonly #maxEntries: number;
   readonly #maxBatch: number;
+  readonly #limits: RetentionLimits;
+  #totalBytes = 0;
+  #executionsRemoved = 0;
+  #lastAgeSweep = 0;
 
   constructor(options: MemoryLogStoreOptions = {}) {
     this.#maxEntries = positiveInt(
@@ -83,6 +130,78 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
       "maxEntriesPerExecution",
     );
     this.#maxBatch = positiveInt(options.maxBatchEntries, DEFAULT_MAX_BATCH, "maxBatchEntries");
+    this.#limits = retentionLimits(options, MEMORY_RETENTION_DEFAULTS, "MemoryLogStore");
+  }
+
+  /** The retention limits in force. */
+  get limits(): Readonly<RetentionLimits> {
+    return this.#limits;
+  }
+
+  /** Bytes held per execution and in total (line characters plus an overhead per entry). */
+  usage(): StoreUsage {
+    const executions: Record<string, number> = {};
+    for (const [id, log] of this.#logs) executions[id] = log.bytes;
+    return { totalBytes: this.#totalBytes, executions, executionsRemoved: this.#executionsRemoved };
+  }
+
+  /**
+   * Applies the age limit now (it also runs by itself, at most once a second, on appends and
+   * opens): completed executions older than maxLogAgeMs are forgotten.
+   */
+  sweep(now = Date.now()): StoreUsage {
+    this.#lastAgeSweep = now;
+    if (this.#limits.maxLogAgeMs !== Number.POSITIVE_INFINITY) {
+      for (const id of this.#completedOrder) {
+        const log = this.#logs.get(id);
+        if (log === undefined || now - log.completedAt <= this.#limits.maxLogAgeMs) break;
+        this.#remove(id);
+        this.#executionsRemoved++;
+      }
+    }
+    return this.usage();
+  }
+
+  #maybeSweep(): void {
+    if (this.#limits.maxLogAgeMs === Number.POSITIVE_INFINITY) return;
+    const now = Date.now();
+    if (now - this.#lastAgeSweep >= 1000) this.sweep(now);
+  }
+
+  /** Over the store budget: completed executions go first, then the largest running one's oldest. */
+  #enforceStoreBudget(): void {
+    const max = this.#limits.maxStoreBytes;
+    if (this.#totalBytes <= max) return;
+    // Down to 90%, so that a store at its budget does not search on every append.
+    const target = Math.floor(max * 0.9);
+    for (const id of this.#completedOrder) {
+      if (this.#totalBytes <= target) return;
+      this.#remove(id);
+      this.#executionsRemoved++;
+    }
+    while (this.#totalBytes > target) {
+      let largest: ExecutionLog | undefined;
+      for (const log of this.#logs.values()) {
+        if (largest === undefined || log.bytes > largest.bytes) largest = log;
+      }
+      if (largest === undefined || largest.lastSeq - largest.firstSeq < 1) return; // newest stays
+      const share = Math.max(this.#totalBytes - target, 1);
+      let freed = 0;
+      while (freed < share && largest.lastSeq > largest.firstSeq) freed += largest.dropOldest();
+      this.#totalBytes -= freed;
+    }
+  }
+
+  #remove(executionId: string): void {
+    const log = this.#logs.get(executionId);
+    this.#completedOrder.delete(executionId);
+    if (!log) return;
+    this.#logs.delete(executionId);
+    this.#directory.removed(executionId);
+    this.#totalBytes -= log.bytes;
+    // Open reads keep what they hold and end as complete.
+    log.completed = true;
+    log.changed.notify();
   }
 
   async create(executionId: string, options: CreateOptions = {}): Promise<void> {
@@ -122,7 +241,11 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
     if (log.completed)
       throw new Error(`execution ${executionId} is complete; it takes no more lines`);
     const entry: LogEntry = { seq: log.lastSeq + 1, stream, time: time ?? Date.now(), line };
-    log.push(entry, this.#maxEntries);
+    const before = log.bytes;
+    log.push(entry, this.#maxEntries, this.#limits.maxLogBytes);
+    this.#totalBytes += log.bytes - before;
+    this.#enforceStoreBudget();
+    this.#maybeSweep();
     log.changed.notify();
     return entry;
   }
@@ -131,18 +254,16 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
     const log = this.#getOrCreate(executionId);
     if (log.completed) return;
     log.completed = true;
+    log.completedAt = Date.now();
     log.exitCode = exitCode;
+    this.#completedOrder.add(executionId);
     log.changed.notify();
   }
 
   /** Forgets an execution (memory is the only thing bounding it); open reads end as complete. */
   delete(executionId: string): boolean {
-    const log = this.#logs.get(executionId);
-    if (!log) return false;
-    this.#logs.delete(executionId);
-    this.#directory.removed(executionId);
-    log.completed = true;
-    log.changed.notify();
+    if (!this.#logs.has(executionId)) return false;
+    this.#remove(executionId);
     return true;
   }
 
@@ -154,6 +275,7 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
   async open(executionId: string, options: ReadOptions): Promise<LogReader> {
     if (!isExecutionId(executionId))
       throw new BadRequestError(`invalid execution id ${JSON.stringify(executionId)}`);
+    this.#maybeSweep();
     const log = this.#logs.get(executionId);
     if (!log) throw new ExecutionNotFoundError(`no logs for execution ${executionId}`);
     return new MemoryLogReader(log, options, this.#maxBatch);
@@ -190,34 +312,52 @@ function filterOf(options: ReadOptions): Filter | undefined {
     (oneStream === undefined || e.stream === oneStream) && (since === undefined || e.time >= since);
 }
 
-/** The seq the read starts after: fromSeq, else the tail computed over matching entries. */
-function startAfter(log: ExecutionLog, options: ReadOptions, filter: Filter | undefined): number {
-  let after: number;
-  if (options.fromSeq !== undefined) after = options.fromSeq;
-  else if (options.tail === undefined) after = 0;
-  else if (options.tail === 0) after = log.lastSeq;
-  else if (!filter) {
+/**
+ * The seq the read starts after (fromSeq, else the tail computed over matching entries) and the
+ * part of the range it asked for that retention had already dropped, if any.
+ */
+function startAfter(
+  log: ExecutionLog,
+  options: ReadOptions,
+  filter: Filter | undefined,
+): { after: number; removedFrom: number | undefined } {
+  const held = log.firstSeq;
+  if (options.fromSeq !== undefined) {
+    const after = options.fromSeq;
+    const since = options.since;
+    const oldestMatches = since === undefined || (log.at(held)?.time ?? 0) >= since;
+    return { after, removedFrom: after + 1 < held && oldestMatches ? after + 1 : undefined };
+  }
+  if (options.tail === undefined) {
+    const since = options.since;
+    const oldestMatches = since === undefined || (log.at(held)?.time ?? 0) >= since;
+    return { after: 0, removedFrom: held > 1 && oldestMatches ? 1 : undefined };
+  }
+  if (options.tail === 0) return { after: log.lastSeq, removedFrom: undefined };
+  if (!filter) {
     // Every retained entry matches and seqs are consecutive: the tail starts at a known seq.
-    after = Math.max(log.firstSeq - 1, log.lastSeq - options.tail);
-  } else {
-    // Walk back from the newest entry until `tail` matching entries are behind us.
-    let found = 0;
-    after = log.firstSeq - 1;
-    for (let seq = log.lastSeq; seq >= log.firstSeq; seq--) {
-      const entry = log.at(seq);
-      if (entry && (!filter || filter(entry)) && ++found === options.tail) {
-        after = seq - 1;
-        break;
-      }
+    const after = Math.max(0, log.lastSeq - options.tail);
+    return { after, removedFrom: after + 1 < held ? after + 1 : undefined };
+  }
+  // Walk back from the newest entry until `tail` matching entries are behind us.
+  let found = 0;
+  for (let seq = log.lastSeq; seq >= held; seq--) {
+    const entry = log.at(seq);
+    if (entry && filter(entry) && ++found === options.tail)
+      return { after: seq - 1, removedFrom: undefined };
+    if (entry && options.since !== undefined && entry.time < options.since) {
+      return { after: held - 1, removedFrom: undefined };
     }
   }
-  // Dropped entries cannot be read: say so in afterSeq rather than pretend they were covered.
-  return Math.max(after, log.firstSeq - 1);
+  // Fewer matching entries than asked for: any dropped one may have matched.
+  return held > 1 ? { after: 0, removedFrom: 1 } : { after: 0, removedFrom: undefined };
 }
 
 class MemoryLogReader implements LogReader {
   readonly afterSeq: number;
   readonly lastSeqAtOpen: number;
+  readonly firstSeqAtOpen: number;
+  #removedAtOpen: number | undefined;
   #position: number;
   #closed = false;
   readonly #log: ExecutionLog;
@@ -233,8 +373,14 @@ class MemoryLogReader implements LogReader {
     this.#filter = filterOf(options);
     this.#maxBatch = maxBatch;
     this.lastSeqAtOpen = log.lastSeq;
-    this.afterSeq = startAfter(log, options, this.#filter);
-    this.#position = this.afterSeq;
+    this.firstSeqAtOpen = log.firstSeq;
+    const start = startAfter(log, options, this.#filter);
+    this.afterSeq = start.after;
+    this.#removedAtOpen = start.removedFrom;
+    // Without a notice for them, dropped entries are skipped silently only where the read did
+    // not ask for them (a since older than them, filtered-out lines).
+    this.#position =
+      start.removedFrom === undefined ? Math.max(start.after, log.firstSeq - 1) : start.after;
   }
 
   get position(): number {
@@ -250,12 +396,22 @@ class MemoryLogReader implements LogReader {
     this.#closeSignal.notify();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<LogEntry[]> {
+  async *[Symbol.asyncIterator](): AsyncIterator<LogReadItem> {
     const log = this.#log;
     const { follow, signal } = this.#options;
+    if (this.#removedAtOpen !== undefined) {
+      this.#removedAtOpen = undefined;
+      const toSeq = Math.max(this.#position, this.firstSeqAtOpen - 1);
+      if (toSeq > this.#position) yield this.#notice(toSeq);
+    }
     while (!this.#closed && !signal.aborted) {
       // A non-follow read ends at what existed when it was opened.
       const end = follow ? log.lastSeq : Math.min(this.lastSeqAtOpen, log.lastSeq);
+      if (this.#position < end && this.#position + 1 < log.firstSeq) {
+        // Dropped while this read lagged behind: say exactly which, then go on with the oldest held.
+        yield this.#notice(Math.min(end, log.firstSeq - 1));
+        continue;
+      }
       if (this.#position < end) {
         const batch = this.#collect(end);
         if (batch.length > 0) yield batch;
@@ -264,6 +420,12 @@ class MemoryLogReader implements LogReader {
       if (!follow || log.completed) return;
       await waitForChange(log.changed, this.#closeSignal, signal);
     }
+  }
+
+  #notice(toSeq: number): RemovedLines {
+    const notice = removedLines(this.#position + 1, toSeq);
+    this.#position = toSeq;
+    return notice;
   }
 
   /** Up to maxBatch matching entries after position; scanning is bounded too, so filters never stall the loop. */

@@ -271,4 +271,22 @@ describe("encoding", () => {
     expect(decodeTimeDeltas("ANA", 5, 3)).toMatch(/time 1 is out of range/);
     expect(codeOf(() => decodeFrame(bytes(data)))).toBe("BAD_REQUEST");
   });
+
+  it("decodes a removal notice and rejects one whose range runs backwards or starts at 0", () => {
+    const notice = fixture("notice-removed");
+    expect(decodeFrame(bytes(notice))).toEqual(notice);
+    expect(
+      codeOf(() => decodeFrame(bytes({ ...notice, toSeq: (notice.fromSeq as number) - 1 }))),
+    ).toBe("BAD_REQUEST");
+    expect(codeOf(() => decodeFrame(bytes({ ...notice, fromSeq: 0 })))).toBe("BAD_REQUEST");
+    expect(codeOf(() => decodeFrame(bytes({ ...notice, notice: "other" })))).toBe("BAD_REQUEST");
+    // Requests and Accepted frames of older peers (no notices) and newer ones (unknown kinds) decode.
+    const request = fixture("request-resume-notices");
+    expect(
+      decodeRequest(bytes({ ...request, notices: ["removed", "future_kind"] })).notices,
+    ).toEqual(["removed", "future_kind"]);
+    expect(codeOf(() => decodeRequest(bytes({ ...request, notices: ["Bad Kind"] })))).toBe(
+      "BAD_REQUEST",
+    );
+  });
 });

@@ -22,6 +22,7 @@ import {
   MessageType,
   type MessageTypeName,
   type MessageV1,
+  NoticeFrame,
   type StreamFrame,
 } from "./schemas.js";
 import { decodeTimeDeltas } from "./time-deltas.js";
@@ -41,6 +42,7 @@ const validators = {
   [MessageType.HeartbeatResponse]: TypeCompiler.Compile(HeartbeatResponse),
   [MessageType.Locate]: TypeCompiler.Compile(LocateRequest),
   [MessageType.Located]: TypeCompiler.Compile(LocateAnswer),
+  [MessageType.Notice]: TypeCompiler.Compile(NoticeFrame),
 } as const satisfies Record<MessageTypeName, ReturnType<typeof TypeCompiler.Compile<TSchema>>>;
 
 const KNOWN_TYPES = new Set<string>(Object.values(MessageType));
@@ -134,6 +136,12 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
   const validator = validators[type];
   if (validator.Check(value)) {
     if (type === MessageType.Data) checkColumns(value as DataFrame);
+    else if (type === MessageType.Notice) {
+      const { fromSeq, toSeq } = value as NoticeFrame;
+      if (toSeq < fromSeq) {
+        throw new BadRequestError(`invalid ${type}: /toSeq: ${toSeq} is below fromSeq ${fromSeq}`);
+      }
+    }
     return value as T;
   }
   const first = validator.Errors(value).First();
@@ -247,6 +255,7 @@ const FRAME_TYPES = [
   MessageType.Data,
   MessageType.End,
   MessageType.Error,
+  MessageType.Notice,
 ] as const;
 
 /** Frames arrive on the requester's stream inbox. */

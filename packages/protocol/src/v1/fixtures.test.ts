@@ -23,6 +23,7 @@ describe("frozen v1 fixtures", () => {
         "ExecutionLogs.Heartbeat/v1",
         "ExecutionLogs.HeartbeatResponse/v1",
         "ExecutionLogs.Request/v1",
+        "ExecutionLogs.Notice/v1",
       ].sort(),
     );
   });

@@ -26,6 +26,7 @@ describe("committed JSON Schema of v1", () => {
       "ControlMessage",
       "HeartbeatRequest",
       "HeartbeatResponse",
+      "NoticeFrame",
     ]) {
       expect(definitions[name]?.properties?.type?.const).toMatch(/^ExecutionLogs\.\w+\/v1$/);
     }

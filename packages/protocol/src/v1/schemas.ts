@@ -26,6 +26,7 @@ export const MessageType = {
   HeartbeatResponse: "ExecutionLogs.HeartbeatResponse/v1",
   Locate: "ExecutionLogs.Locate/v1",
   Located: "ExecutionLogs.Located/v1",
+  Notice: "ExecutionLogs.Notice/v1",
 } as const;
 export type MessageTypeName = (typeof MessageType)[keyof typeof MessageType];
 
@@ -72,6 +73,19 @@ export const LogEntry = Type.Object(
 );
 export type LogEntry = Static<typeof LogEntry>;
 
+/**
+ * Notice kinds, named in a request (what the requester understands) and echoed in Accepted
+ * (what this stream will send). A compute node sends a Notice only of a kind that both listed;
+ * unknown names are ignored, so a kind can be added later without a new wire version. v1 has one:
+ * "removed" (lines a store's retention removed; see NoticeFrame).
+ */
+const NoticeList = () =>
+  Type.Array(Type.String({ pattern: "^[a-z][a-z0-9_]{0,31}$" }), {
+    maxItems: 16,
+    uniqueItems: true,
+  });
+export const NOTICE_KINDS = ["removed"] as const;
+
 export const LogRequest = Type.Object(
   {
     type: Type.Literal(MessageType.Request),
@@ -107,6 +121,8 @@ export const LogRequest = Type.Object(
     ),
     /** Initial flow-control credit: data-frame bytes the compute node may send before more credit. */
     window: Type.Integer({ minimum: LIMITS.minWindowBytes, maximum: LIMITS.maxWindowBytes }),
+    /** Optional (retention): the Notice kinds this requester understands. See NoticeList. */
+    notices: Type.Optional(NoticeList()),
   },
   { $id: "ExecutionLogs.Request/v1" },
 );
@@ -126,6 +142,13 @@ export const AcceptedFrame = Type.Object(
     lastSeq: Seq,
     /** The largest data frame this stream will carry, in bytes. */
     maxFrameBytes: Type.Integer({ minimum: 1, maximum: LIMITS.maxInt }),
+    /**
+     * Optional (retention): the first seq the compute node's store still held when it accepted
+     * (lastSeq + 1 when it held none). Lines below it were removed by retention. Informational.
+     */
+    firstSeq: Type.Optional(Seq),
+    /** Optional: the notice kinds of the request that this stream will send (see NoticeFrame). */
+    notices: Type.Optional(NoticeList()),
   },
   { $id: "ExecutionLogs.Accepted/v1" },
 );
@@ -211,10 +234,32 @@ export const ErrorFrame = Type.Object(
 );
 export type ErrorFrame = Static<typeof ErrorFrame>;
 
-export const StreamFrame = Type.Union([AcceptedFrame, DataFrame, EndFrame, ErrorFrame], {
-  $id: "ExecutionLogs.StreamFrame/v1",
-});
-export type StreamFrame = AcceptedFrame | DataFrame | EndFrame | ErrorFrame;
+/**
+ * Optional (retention), sent only on a stream whose Accepted listed "removed": the lines
+ * fromSeq..toSeq (both included), which this stream covers, were removed by the compute node's
+ * log retention and will never be sent. The stream goes on after toSeq: later data frames carry
+ * seqs above it. Numbered like every frame; takes no flow-control credit.
+ */
+export const NoticeFrame = Type.Object(
+  {
+    type: Type.Literal(MessageType.Notice),
+    streamId: StreamId,
+    n: FrameNumber,
+    notice: Type.Literal("removed"),
+    /** Why: "retention" in v1; a reader treats any other value as "removed" too. */
+    reason: Type.String({ pattern: "^[a-z][a-z0-9_]{0,31}$" }),
+    fromSeq: Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }),
+    toSeq: Type.Integer({ minimum: 1, maximum: LIMITS.maxSafe }),
+  },
+  { $id: "ExecutionLogs.Notice/v1" },
+);
+export type NoticeFrame = Static<typeof NoticeFrame>;
+
+export const StreamFrame = Type.Union(
+  [AcceptedFrame, DataFrame, EndFrame, ErrorFrame, NoticeFrame],
+  { $id: "ExecutionLogs.StreamFrame/v1" },
+);
+export type StreamFrame = AcceptedFrame | DataFrame | EndFrame | ErrorFrame | NoticeFrame;
 
 export const CreditGrant = Type.Object(
   {
@@ -324,6 +369,7 @@ export const schemasV1 = {
   LocateRequest,
   LocatedExecution,
   LocateAnswer,
+  NoticeFrame,
 } as const;
 
 export type MessageV1 =
@@ -336,4 +382,5 @@ export type MessageV1 =
   | HeartbeatRequest
   | HeartbeatResponse
   | LocateRequest
-  | LocateAnswer;
+  | LocateAnswer
+  | NoticeFrame;

@@ -98,6 +98,19 @@ export class ScriptedStream {
     });
   }
 
+  /** A removal notice (ExecutionLogs.Notice/v1) for lines fromSeq..toSeq. */
+  notice(fromSeq: number, toSeq: number, reason = "retention"): void {
+    this.#frame({
+      type: MessageType.Notice,
+      streamId: this.streamId,
+      n: this.n++,
+      notice: "removed",
+      reason,
+      fromSeq,
+      toSeq,
+    });
+  }
+
   /** Anything at all on the stream's inbox (corrupted frames). */
   raw(payload: string | Uint8Array): void {
     this.#nc.publish(

@@ -5,6 +5,7 @@ import type { LogEntry } from "@tailwire/protocol";
 import { NatsServer, withDeadline } from "@tailwire/testkit";
 import { LogStreamClient } from "../client.js";
 import type { LogStream } from "../log-stream.js";
+import { isRemovedNotice } from "../notices.js";
 import type { LogStreamClientOptions } from "../options.js";
 import { FakeCompute } from "./fake-compute.js";
 
@@ -74,7 +75,7 @@ export function collect(
   const drain = async () => {
     const entries: LogEntry[] = [];
     try {
-      for await (const entry of stream) entries.push(entry);
+      for await (const entry of stream) if (!isRemovedNotice(entry)) entries.push(entry);
       return { entries, error: undefined };
     } catch (error) {
       return { entries, error };

@@ -104,14 +104,15 @@ describe("streamLogs without a compute node", () => {
     const stranger = await nc();
     // A hostile subscriber answering the lookup as if it held the execution.
     stranger.subscribe(locateSubjects.execution("claimed"), {
-      callback: (_e, msg) =>
+      callback: (_e, msg) => {
         msg.respond(
           encode({
             type: MessageType.Located,
             computeNodeId: "evil",
             executions: [{ executionId: "claimed", lastSeq: 1, completed: true }],
           }),
-        ),
+        );
+      },
     });
     // And one answering about another execution, and one with garbage: both ignored.
     stranger.subscribe(locateSubjects.execution("claimed"), {
@@ -139,7 +140,11 @@ describe("streamLogs without a compute node", () => {
   it("a node holding nothing of a lookup never receives it", async () => {
     const watcher = await nc();
     let seen = 0;
-    watcher.subscribe("node.locate.>", { callback: () => seen++ });
+    watcher.subscribe("node.locate.>", {
+      callback: () => {
+        seen++;
+      },
+    });
     await watcher.flush();
     const before = servers["compute-a"]!.stats().locate!;
     client.locator.forget?.("only-a");

@@ -234,7 +234,7 @@ describe("a v1 requester and frames from a newer compute node", () => {
     const stream = client.streamLogs({ nodeId: NEWER, executionId });
     const entries: LogEntry[] = [];
     try {
-      for await (const entry of stream) entries.push(entry);
+      for await (const entry of stream) entries.push(entry as LogEntry);
       return { stream, entries, error: undefined };
     } catch (error) {
       return { stream, entries, error };

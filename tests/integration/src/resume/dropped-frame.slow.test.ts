@@ -69,7 +69,11 @@ describe("dropped frames", () => {
 
   it("a dropped data frame is detected as a gap and resumed: every line once, in order", async () => {
     const LINES = 20_000;
-    const store = new MemoryLogStore({ maxEntriesPerExecution: LINES });
+    const store = new MemoryLogStore({
+      maxEntriesPerExecution: LINES,
+      maxLogBytes: Number.POSITIVE_INFINITY,
+      maxStoreBytes: Number.POSITIVE_INFINITY,
+    });
     await store.create("exec");
     for (let seq = 1; seq <= LINES; seq++) await store.append("exec", "stdout", lineOf(seq));
     await store.complete("exec", 3);

@@ -42,7 +42,11 @@ async function startSides(
   cleanups.push(() => computeNc.close());
   const requesterNc = await connectTo(requesterServers, "resume-requester");
   cleanups.push(() => requesterNc.close());
-  const store = new MemoryLogStore({ maxEntriesPerExecution: 1_000_000 });
+  const store = new MemoryLogStore({
+    maxEntriesPerExecution: 1_000_000,
+    maxLogBytes: Number.POSITIVE_INFINITY,
+    maxStoreBytes: Number.POSITIVE_INFINITY,
+  });
   await store.create(EXECUTION);
   const server = new LogStreamServer({
     connection: computeNc,

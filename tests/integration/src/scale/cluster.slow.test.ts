@@ -102,7 +102,7 @@ async function firstEntry(stream: LogStream): Promise<{
   const head = await withDeadline(iterator.next(), 10_000, "the first entry");
   if (head.done) throw new Error("the stream ended before its first entry");
   return {
-    first: head.value,
+    first: head.value as LogEntry,
     rest: async () => {
       try {
         while (!(await iterator.next()).done) {

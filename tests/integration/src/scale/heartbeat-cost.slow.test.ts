@@ -71,7 +71,7 @@ function consumeAll(streams: LogStream[]): Promise<unknown> {
   return Promise.all(
     streams.map(async (s) => {
       const entries: LogEntry[] = [];
-      for await (const entry of s) entries.push(entry);
+      for await (const entry of s) entries.push(entry as LogEntry);
       return entries;
     }),
   );

@@ -55,7 +55,7 @@ async function startClient(id: RequesterId): Promise<{ client: LogStreamClient; 
 async function drain(stream: LogStream): Promise<{ entries: LogEntry[]; error?: unknown }> {
   const entries: LogEntry[] = [];
   try {
-    for await (const entry of stream) entries.push(entry);
+    for await (const entry of stream) entries.push(entry as LogEntry);
     return { entries };
   } catch (error) {
     return { entries, error };
@@ -117,7 +117,7 @@ describe("LogStreamServer and LogStreamClient under least-privilege users", () =
     const stream = client.streamLogs({ nodeId: "compute-a", executionId: "exec-2", follow: true });
     const seen: number[] = [];
     for await (const entry of stream) {
-      seen.push(entry.seq);
+      seen.push((entry as LogEntry).seq);
       if (seen.length === 5) break; // leaving the loop cancels the stream
     }
     expect(seen).toEqual(range(1, 5));

@@ -72,7 +72,7 @@ export function drain(stream: LogStream): Drained {
   const entries: LogEntry[] = [];
   const done = (async () => {
     try {
-      for await (const entry of stream) entries.push(entry);
+      for await (const entry of stream) entries.push(entry as LogEntry);
       return {};
     } catch (error) {
       return { error };

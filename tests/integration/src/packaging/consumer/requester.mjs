@@ -4,7 +4,12 @@
 // entry a line, then its exit code; or the error's code.
 import { connect } from "@nats-io/transport-node";
 import { TailwireError as ProtocolTailwireError, SUPPORTED_VERSIONS } from "@tailwire/protocol";
-import { ExecutionNotFoundError, LogStreamClient, TailwireError } from "@tailwire/requester";
+import {
+  ExecutionNotFoundError,
+  isRemovedNotice,
+  LogStreamClient,
+  TailwireError,
+} from "@tailwire/requester";
 
 /** @param {string} name */
 function env(name) {
@@ -25,7 +30,15 @@ try {
     executionId: env("EXECUTION_ID"),
     follow: true,
   });
-  for await (const { seq, stream: out, line } of stream) console.log(`${seq} ${out} ${line}`);
+  for await (const item of stream) {
+    // Lines the compute node's retention removed come as a notice, in order.
+    if (isRemovedNotice(item)) {
+      console.log(`removed ${item.fromSeq}..${item.toSeq}`);
+      continue;
+    }
+    const { seq, stream: out, line } = item;
+    console.log(`${seq} ${out} ${line}`);
+  }
   console.log(`exit code ${stream.exitCode}`);
 } catch (error) {
   const kind = error instanceof ExecutionNotFoundError ? "not found" : "other";
