@@ -2,7 +2,7 @@
 // RemovedNotice items in order (iteration and batches()), count in lastSeq so that a resume
 // starts after them, and a compute node cannot make the client hold unbounded notices.
 import { type LogEntry, ProtocolError } from "@tailwire/protocol";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { isRemovedNotice, MAX_BUFFERED_NOTICES } from "./notices.js";
 import { Rig } from "./test-helpers/rig.js";
 
@@ -63,7 +63,8 @@ describe("LogStreamClient: lines removed by retention", () => {
   });
 
   it(`ends a stream whose compute node piles up more than ${MAX_BUFFERED_NOTICES} unread notices`, async () => {
-    const { client } = await rig.client();
+    // The scripted node sends no heartbeats: a loaded machine must not make it "lost" first.
+    const { client } = await rig.client({ heartbeatIntervalMs: 20_000 });
     const compute = await rig.compute();
     const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "e", follow: true });
     const remote = await compute.nextRequest();
@@ -71,6 +72,11 @@ describe("LogStreamClient: lines removed by retention", () => {
     // Not adjacent (one seq apart, as if filtered), so they cannot be merged; nobody reads.
     for (let i = 0; i <= MAX_BUFFERED_NOTICES; i++) remote.notice(2 * i + 1, 2 * i + 1);
     await compute.nc.flush();
+    // Nobody reads until the client has given up on the stream (reading would drain the pile).
+    await vi.waitFor(() => expect(stream.endCause).toBe("protocol_error"), {
+      timeout: 30_000,
+      interval: 50,
+    });
     const iterator = stream[Symbol.asyncIterator]();
     let error: unknown;
     try {
