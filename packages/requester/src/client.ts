@@ -459,7 +459,10 @@ export class LogStreamClient {
       if (foreign) {
         this.#broken(
           stream,
-          new DuplicateRequesterIdError(this.#options.nodeId, stream.nodeId, stream.streamId),
+          new DuplicateRequesterIdError(this.#options.nodeId, {
+            computeNodeId: stream.nodeId,
+            streamId: stream.streamId,
+          }),
           "error",
         );
         continue;
@@ -511,9 +514,10 @@ export class LogStreamClient {
           record.lastHeardAt = Math.min(now, record.lastHeardAt + lateMs);
         }
       }
-      // Long enough for a compute node to give us up (by default after 2 missed heartbeats):
-      // remembered, so that a silence that starts here is reported as our stall first.
-      if (lateMs >= 2 * this.#options.heartbeatIntervalMs) {
+      // Long enough for a heartbeat to go unanswered (a compute node gives a requester up after
+      // 2 by default, the second one interval and a timeout after the first): remembered, so that
+      // a silence that starts here is reported as our stall first.
+      if (lateMs >= this.#options.heartbeatIntervalMs) {
         this.#lastStall = { endedAt: now, ms: Math.round(lateMs) };
       }
       // An event loop late on every run (sustained overload) must not defer judgement forever:

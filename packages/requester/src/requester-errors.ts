@@ -7,8 +7,8 @@
 import { RequesterLostError } from "@tailwire/protocol";
 
 /**
- * This requester was stalled for at least two heartbeat intervals (long enough for a compute node
- * to give it up) and the compute node has been silent since: from here the two cannot be told
+ * This requester was stalled for at least a heartbeat interval (long enough for a compute node to
+ * give it up) and the compute node has been silent since: from here the two cannot be told
  * apart, but a released stream is by far the likelier, so the message says so first.
  */
 export class RequesterStalledError extends RequesterLostError {
@@ -27,17 +27,21 @@ export class RequesterStalledError extends RequesterLostError {
 
 /**
  * Another live requester answers heartbeats under this requester's node id: a compute node then
- * drops the streams each one does not know (unknown_to_requester), and both lose streams.
+ * drops the streams each one does not know (unknown_to_requester), and both lose streams. Found
+ * before starting (assertRequesterIdFree: `computeNodeId` undefined) or during a stream.
  */
 export class DuplicateRequesterIdError extends RequesterLostError {
   readonly requesterNodeId: string;
-  readonly computeNodeId: string;
+  readonly computeNodeId: string | undefined;
 
-  constructor(requesterNodeId: string, computeNodeId: string, streamId: string) {
+  constructor(requesterNodeId: string, during?: { computeNodeId: string; streamId: string }) {
+    const id = JSON.stringify(requesterNodeId);
     super(
-      `another requester is using requester id ${JSON.stringify(requesterNodeId)}: compute node ${computeNodeId} dropped stream ${streamId} after that requester answered its heartbeat (it lists streams this one never opened); give every requester process its own id`,
+      during === undefined
+        ? `another live requester already uses requester id ${id} (it answered a heartbeat probe): two requesters with one id make compute nodes drop each other's streams; give every requester process its own id`
+        : `another requester is using requester id ${id}: compute node ${during.computeNodeId} dropped stream ${during.streamId} after that requester answered its heartbeat (it lists streams this one never opened); give every requester process its own id`,
     );
     this.requesterNodeId = requesterNodeId;
-    this.computeNodeId = computeNodeId;
+    this.computeNodeId = during?.computeNodeId;
   }
 }
