@@ -55,6 +55,7 @@ describe("LogStreamServer heartbeats", () => {
         requesterNodeId: "req-1",
         heartbeatSubject: "_TW.req-1.hb",
         openStreams: 5,
+        waitingForCredit: 0,
         lastHeartbeatAt: expect.any(Number),
         consecutiveFailures: 0,
       },

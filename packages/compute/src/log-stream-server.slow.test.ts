@@ -1,4 +1,4 @@
-import { type ErrorFrame, encode, MessageType, newStreamId } from "@tailwire/protocol";
+import { type ErrorFrame, encode, MessageType, newStreamId, subjects } from "@tailwire/protocol";
 import { NatsServer } from "@tailwire/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { addRequester, Cleanups, fill, NODE, startFixture } from "./test-helpers/fixture.js";
@@ -151,16 +151,23 @@ describe("LogStreamServer rejections", () => {
     expect(server.stats().openStreams).toBe(0);
   });
 
-  it("invalid JSON and a wrong targetPeerId: Error BAD_REQUEST", async () => {
+  it("invalid JSON gets no reply; a wrong targetPeerId BAD_REQUEST, a v2 request UNSUPPORTED_VERSION", async () => {
     const { server, requester } = await startFixture(nats, cleanups);
+    // Names no inbox of its own: counted, never answered (the reply could be anyone's inbox).
     const garbage = requester.openRaw(NODE, newStreamId(), new TextEncoder().encode("{not json"));
     const wrongTarget = requester.open(NODE, "exec-a", { targetPeerId: "someone-else" });
+    const v2Id = newStreamId();
     const v2 = requester.openRaw(
       NODE,
-      newStreamId(),
-      new TextEncoder().encode(JSON.stringify({ type: "ExecutionLogs.Request/v2" })),
+      v2Id,
+      new TextEncoder().encode(
+        JSON.stringify({
+          type: "ExecutionLogs.Request/v2",
+          sourcePeerId: requester.id,
+          streamId: v2Id,
+        }),
+      ),
     );
-    expect(await garbage.final()).toMatchObject({ type: MessageType.Error, code: "BAD_REQUEST" });
     expect(await wrongTarget.final()).toMatchObject({
       type: MessageType.Error,
       code: "BAD_REQUEST",
@@ -173,6 +180,8 @@ describe("LogStreamServer rejections", () => {
       BAD_REQUEST: 2,
       UNSUPPORTED_VERSION: 1,
     });
+    // Handled before the two answered requests sent after it: it would have been answered by now.
+    expect(garbage.received).toEqual([]);
   });
 
   it("enforces the limits", async () => {
@@ -222,6 +231,47 @@ describe("LogStreamServer rejections", () => {
     expect(stats.requestsRejected.TOO_MANY_STREAMS).toBeGreaterThanOrEqual(1);
     expect(stats.requestsRejected.RATE_LIMITED).toBeGreaterThanOrEqual(1);
     expect(stats.openStreamsByRequester).toEqual({ "req-1": 1, "req-2": 1 });
+  });
+});
+
+describe("LogStreamServer node-wide limits", () => {
+  it("a fresh requester id per request does not get past the node-wide rate limit", async () => {
+    // Per-requester buckets alone let 10,000 requests at 5,000/s through, none limited.
+    const { server, requester } = await startFixture(nats, cleanups, {
+      limits: { maxRequestsPerSecond: 5, maxRequestsPerSecondPerRequester: 1_000 },
+    });
+    const total = 40;
+    const started = performance.now();
+    for (let i = 0; i < total; i++) {
+      const sourcePeerId = `flood-${i}`;
+      const streamId = newStreamId();
+      requester.nc.publish(
+        subjects.request(NODE),
+        encode({
+          type: MessageType.Request,
+          sourcePeerId,
+          targetPeerId: NODE,
+          executionId: "nope",
+          streamId,
+          follow: false,
+          heartbeatSubject: subjects.heartbeat(sourcePeerId),
+          heartbeatIntervalMs: 5_000,
+          window: 65_536,
+        }),
+        { reply: subjects.streamInbox(sourcePeerId, streamId) },
+      );
+    }
+    await vi.waitFor(() => {
+      const r = server.stats().requestsRejected;
+      expect(r.RATE_LIMITED + r.EXECUTION_NOT_FOUND).toBe(total);
+    });
+    const elapsedMs = performance.now() - started;
+    const rejected = server.stats().requestsRejected;
+    // A burst of twice the rate, plus what refilled (5/s) while the requests arrived.
+    const admitted = 10 + Math.ceil((5 * elapsedMs) / 1000);
+    expect(rejected.EXECUTION_NOT_FOUND).toBeGreaterThanOrEqual(10);
+    expect(rejected.EXECUTION_NOT_FOUND).toBeLessThanOrEqual(admitted);
+    expect(rejected.RATE_LIMITED).toBeGreaterThanOrEqual(total - admitted);
   });
 });
 

@@ -10,12 +10,13 @@ import {
   type Logger,
   type LogRequest,
   MessageType,
-  parseStreamInbox,
+  rejectionInbox,
   silentLogger,
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
 import type { LogSource } from "./log-source.js";
+import { maxFrameBytesFor } from "./server/frame-limit.js";
 import {
   type LogStreamServerOptions,
   type ResolvedOptions,
@@ -35,6 +36,8 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 const MAX_ERROR_MESSAGE = 1000;
 /** Worst-case bytes one stream id adds to a heartbeat: 64 characters, quotes and a comma. */
 const HEARTBEAT_BYTES_PER_STREAM = 64 + 3;
+/** The node-wide rate limiter's one key. */
+const NODE_WIDE = "";
 
 /**
  * The compute side of ExecutionLogs/v1: answers log requests from a LogSource, streams frames
@@ -48,6 +51,7 @@ export class LogStreamServer {
   readonly #options: ResolvedOptions;
   readonly #log: Logger;
   readonly #rate: RateLimiter;
+  readonly #nodeRate: RateLimiter;
   readonly #counters = new Counters();
   /** Every registered stream (opening or accepted), by `${sourcePeerId}/${streamId}`. */
   readonly #streams = new Map<string, ServedStream>();
@@ -71,6 +75,8 @@ export class LogStreamServer {
     this.#options = resolveOptions(options, silentLogger);
     this.#log = this.#options.logger;
     this.#rate = new RateLimiter(this.#options.maxRequestsPerSecondPerRequester);
+    const nodeRate = this.#options.maxRequestsPerSecond;
+    this.#nodeRate = new RateLimiter(nodeRate, undefined, nodeRate * 2);
     this.#streamHost = {
       publish: (subject, data) => this.#publish(subject, data),
       finished: (stream) => this.#finish(stream),
@@ -131,10 +137,12 @@ export class LogStreamServer {
     return {
       openStreams: this.#streams.size,
       openStreamsByRequester: Object.fromEntries(this.#perRequester),
+      streamsWaitingForCredit: [...this.#streams.values()].filter((s) => s.credit.waiting).length,
       requesters: [...this.#links.values()].map((link) => ({
         requesterNodeId: link.requesterNodeId,
         heartbeatSubject: link.heartbeatSubject,
         openStreams: link.streams.size,
+        waitingForCredit: [...link.streams.values()].filter((s) => s.credit.waiting).length,
         lastHeartbeatAt: link.lastHeartbeatAt,
         consecutiveFailures: link.consecutiveFailures,
       })),
@@ -159,14 +167,8 @@ export class LogStreamServer {
     } catch (error) {
       const code =
         error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST";
-      // Answer only on a genuine stream inbox, like every other frame this node sends.
-      const inbox = reply ? parseStreamInbox(reply) : undefined;
-      this.#reject(
-        code,
-        messageOf(error),
-        inbox && reply ? { reply, streamId: inbox.streamId } : undefined,
-        {},
-      );
+      // Answer only on the stream inbox the request names itself, never on another's.
+      this.#reject(code, messageOf(error), rejectionInbox(msg.data, reply), {});
       return;
     }
     const ctx = {
@@ -222,6 +224,13 @@ export class LogStreamServer {
       return [
         "BAD_REQUEST",
         `targetPeerId ${request.targetPeerId} is not this node (${this.nodeId})`,
+      ];
+    }
+    // Node-wide first: a flood under fresh requester ids must not fill the per-requester table.
+    if (!this.#nodeRate.take(NODE_WIDE)) {
+      return [
+        "RATE_LIMITED",
+        `more than ${o.maxRequestsPerSecond} requests per second on this node`,
       ];
     }
     if (!this.#rate.take(request.sourcePeerId)) {
@@ -301,9 +310,9 @@ export class LogStreamServer {
       await reader.close().catch(() => {});
       return;
     }
-    stream.maxFrameBytes = Math.min(
-      this.#options.maxFrameBytes,
+    stream.maxFrameBytes = maxFrameBytesFor(
       request.window,
+      this.#options.maxFrameBytes,
       this.#maxPayload(),
     );
     try {

@@ -3,6 +3,8 @@ export * from "./ids.js";
 export * from "./logger.js";
 export * from "./subjects.js";
 export * from "./v1/codec.js";
+export * from "./v1/heartbeat-timing.js";
 export { jsonSchemaV1 } from "./v1/json-schema.js";
+export { rejectionInbox } from "./v1/rejection-inbox.js";
 export * from "./v1/schemas.js";
 export { SUPPORTED_VERSIONS } from "./versions.js";

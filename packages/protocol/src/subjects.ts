@@ -35,6 +35,12 @@ export const subjects = {
   streamInbox: (requesterNodeId: string, streamId: string) =>
     `${subjects.requesterPrefix(requesterNodeId)}.s.${streamId}`,
   heartbeat: (requesterNodeId: string) => `${subjects.requesterPrefix(requesterNodeId)}.hb`,
+  /**
+   * The inbox prefix a compute node's connection uses (nats.js `inboxPrefix`), so that the
+   * replies to its heartbeats arrive where SECURITY.md's permissions let only it subscribe
+   * (`_INBOX_<id>.>`), instead of the shared `_INBOX.>`.
+   */
+  computeInboxPrefix: (computeNodeId: string) => `_INBOX_${checkNodeId(computeNodeId)}`,
 } as const;
 
 /**

@@ -20,6 +20,8 @@ export class Attempt {
   /** Data-frame bytes received and credit granted so far: received may never pass window + granted. */
   receivedBytes = 0;
   grantedBytes = 0;
+  /** The largest data frame the compute node said it sends (Accepted); 0 until accepted. */
+  maxFrameBytes = 0;
   /** No longer routed (the stream ended or moved on to another attempt): grants nothing more. */
   detached = false;
 

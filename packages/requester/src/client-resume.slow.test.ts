@@ -100,6 +100,43 @@ describe("LogStreamClient: resume", () => {
     expect(seqs(got)).toEqual([6, 7, 8]);
   });
 
+  it("forged heartbeats omitting a stream cost a bounded number of resumes, not one each", async () => {
+    // v1 cannot tell a forged heartbeat (another compute node claiming this one's id) from the
+    // real one. Each omission used to resume the stream: 17 forgeries, 17 fresh requests.
+    const { client } = await rig.client({
+      resume: {},
+      unlistedGraceMs: 0,
+      heartbeatIntervalMs: 60_000,
+    });
+    const compute = await rig.compute();
+    const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec", follow: true });
+    const result = collect(stream);
+    const first = await compute.nextRequest();
+    first.accept();
+    first.data(entries(1, 3));
+    // The first omission is believed: the node may really have lost the stream.
+    await compute.heartbeat(client.nodeId, []);
+    await compute.waitForCancel(first.streamId);
+    const second = await compute.nextRequest();
+    expect(second.request.fromSeq).toBe(3);
+    second.accept();
+    second.data(entries(4, 5));
+    // Twenty more right away: within the grown grace (one interval), none breaks the stream.
+    for (let i = 0; i < 20; i++) await compute.heartbeat(client.nodeId, []);
+    // The genuine heartbeat after them is answered only once every forged one was handled; a
+    // break would have sent its cancel before that answer.
+    const answer = await compute.heartbeat(client.nodeId, [second.streamId]);
+    expect(answer.unknownStreamIds).toEqual([]);
+    expect(compute.cancelled().has(second.streamId)).toBe(false);
+    expect(compute.requests).toHaveLength(2);
+    expect(client.stats().resumeAttempts).toBe(1);
+    second.data(entries(6, 6));
+    second.end(6);
+    const { entries: got, error } = await result;
+    expect(error).toBeUndefined();
+    expect(seqs(got)).toEqual(range(1, 6));
+  });
+
   it("nothing received yet: the resume re-sends the original request, or asks after the accepted afterSeq", async () => {
     const { client } = await rig.client({ resume: {} });
     const compute = await rig.compute();

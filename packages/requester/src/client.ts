@@ -22,7 +22,7 @@ import {
 import { Attempt } from "./attempt.js";
 import { monotonicNow, toEpochMs } from "./clock.js";
 import { ControlPublisher } from "./control-publisher.js";
-import { unknownStreamIds, unlistedStreams } from "./heartbeat.js";
+import { unknownStreamIds, unlistedGraceMs, unlistedStreams } from "./heartbeat.js";
 import { ClientStream, type LogStream, type StreamOwner } from "./log-stream.js";
 import { NodeRegistry } from "./node-registry.js";
 import {
@@ -209,8 +209,11 @@ export class LogStreamClient {
         lastHeardAt: record.lastHeardAt === undefined ? null : toEpochMs(record.lastHeardAt),
       });
     }
+    let waiting = 0;
+    for (const stream of this.#open) if (stream.waitingForCredit) waiting++;
     return {
       openStreams: this.#open.size,
+      streamsWaitingForCredit: waiting,
       computeNodes,
       ...this.#counters,
       streamsEnded: { ...this.#ended },
@@ -324,6 +327,16 @@ export class LogStreamClient {
     const attempt = stream.attempt;
     const bytes = msg.data.byteLength;
     if (decoded.value.type === MessageType.Data) {
+      // Before Accepted the frame reader reports the gap; after it, the stated size is a bound.
+      if (attempt.maxFrameBytes > 0 && bytes > attempt.maxFrameBytes) {
+        this.#reject(
+          stream,
+          new ProtocolError(
+            `a data frame of ${bytes} bytes exceeds the stream's maxFrameBytes ${attempt.maxFrameBytes}`,
+          ),
+        );
+        return;
+      }
       // Enforced, not just trusted: the window is what bounds this stream's memory.
       attempt.receivedBytes += bytes;
       if (attempt.receivedBytes > attempt.window + attempt.grantedBytes) {
@@ -378,6 +391,8 @@ export class LogStreamClient {
           }
           return;
         }
+        attempt.maxFrameBytes = outcome.frame.maxFrameBytes;
+        attempt.credit.fitFrames(outcome.frame.maxFrameBytes);
         stream.markAccepted(outcome.frame, now);
         break;
       }
@@ -431,12 +446,14 @@ export class LogStreamClient {
     const heartbeat = decoded.value;
     const now = monotonicNow();
     this.#nodes.heard(heartbeat.computeNodeId, now);
+    const waiting = new Set(heartbeat.creditWait);
     for (const id of heartbeat.streamIds) {
       // Listed by its compute node after acceptance: the stream is healthy end to end, so a
       // later failure starts a fresh resume budget.
       const stream = this.#streams.get(id);
       if (stream?.nodeId === heartbeat.computeNodeId && stream.acceptedAt !== undefined) {
         stream.budget.progress();
+        stream.noteCreditWait(waiting.has(id));
       }
     }
     const unknown = unknownStreamIds(heartbeat, (id) => this.#streams.get(id));
@@ -452,10 +469,14 @@ export class LogStreamClient {
     }
     const record = this.#nodes.get(heartbeat.computeNodeId);
     if (!record) return;
+    const { unlistedGraceMs: graceMs, heartbeatIntervalMs } = this.#options;
+    const graceOf = (stream: ClientStream) =>
+      unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
     // Our accepted stream unlisted while the node lists streams we never opened: another live
     // requester answers heartbeats under our id, and the node dropped ours on its answer.
     const foreign = unknown.length > 0;
-    for (const stream of unlistedStreams(record, heartbeat, now, this.#options.unlistedGraceMs)) {
+    for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
+      stream.noteUnlisted();
       if (foreign) {
         this.#broken(
           stream,

@@ -7,10 +7,11 @@ interface PendingControl {
 }
 
 /**
- * Ids per control message: far below the schema's 20,000 so even a message full of credit
- * grants stays well under a default 1 MiB max_payload.
+ * Ids per control message: far below the schema's 20,000, so that even a message full of credit
+ * grants with the longest stream ids (99 bytes each) stays under the 256 KiB bound that compute
+ * nodes enforce on control messages (MAX_MESSAGE_BYTES.control).
  */
-const MAX_IDS_PER_MESSAGE = 4_000;
+const MAX_IDS_PER_MESSAGE = 2_000;
 
 /**
  * Fire-and-forget control messages to compute nodes. Cancels and credits decided in the same

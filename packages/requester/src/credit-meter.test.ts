@@ -19,4 +19,18 @@ describe("CreditMeter", () => {
     expect(meter.consumed((1 << 30) + 1)).toBe(1 << 30);
     expect(meter.pending).toBe(1 << 29);
   });
+
+  it("grants early enough for frames larger than half the window (a compute node off the spec)", () => {
+    const meter = new CreditMeter(1000);
+    // Frames of half the window (what the spec allows): nothing changes.
+    meter.fitFrames(500);
+    expect(meter.consumed(499)).toBe(0);
+    expect(meter.consumed(1)).toBe(500);
+    // Frames of 900 bytes: more than 100 ungranted would leave less than a frame of credit.
+    meter.fitFrames(900);
+    expect(meter.consumed(100)).toBe(0);
+    expect(meter.consumed(1)).toBe(101);
+    meter.fitFrames(5000);
+    expect(meter.consumed(1)).toBe(1);
+  });
 });

@@ -6,11 +6,23 @@ import { LIMITS } from "@tailwire/protocol";
  * message per half window, not one per frame.
  */
 export class CreditMeter {
-  readonly #threshold: number;
+  readonly #windowBytes: number;
+  #threshold: number;
   #pending = 0;
 
   constructor(windowBytes: number) {
+    this.#windowBytes = windowBytes;
     this.#threshold = Math.max(1, Math.floor(windowBytes / 2));
+  }
+
+  /**
+   * Grants early enough for frames of this size: once everything received was consumed, the
+   * credit left is the window minus what is not yet granted, so that must stay at least one
+   * frame. A compute node following PROTOCOL.md keeps frames to half the window, which changes
+   * nothing here; one that sends larger frames still cannot stall the stream.
+   */
+  fitFrames(maxFrameBytes: number): void {
+    this.#threshold = Math.max(1, Math.min(this.#threshold, this.#windowBytes - maxFrameBytes + 1));
   }
 
   /** Records consumed bytes; returns the bytes to grant now, or 0 to keep batching. */

@@ -1,6 +1,11 @@
 import { type HeartbeatRequest, newStreamId } from "@tailwire/protocol";
 import { describe, expect, it } from "vitest";
-import { type HeartbeatStream, unknownStreamIds, unlistedStreams } from "./heartbeat.js";
+import {
+  type HeartbeatStream,
+  unknownStreamIds,
+  unlistedGraceMs,
+  unlistedStreams,
+} from "./heartbeat.js";
 import { NodeRegistry } from "./node-registry.js";
 
 interface S extends HeartbeatStream {
@@ -40,7 +45,19 @@ describe("heartbeat reconciliation", () => {
       if (s.acceptedAt !== undefined) registry.accepted("a", s.acceptedAt);
     }
     const record = registry.get("a")!;
-    expect(unlistedStreams(record, hb("a", [listed.streamId]), 1000, 100)).toEqual([old]);
+    expect(unlistedStreams(record, hb("a", [listed.streamId]), 1000, () => 100)).toEqual([old]);
+  });
+});
+
+describe("unlistedGraceMs", () => {
+  it("is the grace the first time, then doubles from one interval up to 64 intervals", () => {
+    expect(unlistedGraceMs(1000, 5000, 0)).toBe(1000);
+    expect([1, 2, 3, 7, 8, 50].map((k) => unlistedGraceMs(1000, 5000, k))).toEqual([
+      5000, 10_000, 20_000, 320_000, 320_000, 320_000,
+    ]);
+    // A grace longer than the interval stays the base.
+    expect(unlistedGraceMs(8000, 5000, 2)).toBe(16_000);
+    expect(unlistedGraceMs(0, 200, 1)).toBe(200);
   });
 });
 

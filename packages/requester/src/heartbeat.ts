@@ -21,17 +21,38 @@ export function unknownStreamIds(
   return unknown;
 }
 
+/** Doublings of the grace after repeated reconciliation breaks: 64 intervals at most. */
+const MAX_GRACE_DOUBLINGS = 6;
+
+/**
+ * How long after its acceptance a stream may go unlisted before it is broken, given how often
+ * this stream was already broken that way. The first time: the grace. After that the wait
+ * doubles from one heartbeat interval up to 64 of them, so a run of forged heartbeats (v1 cannot
+ * tell them from the node's own, SECURITY.md) costs a bounded number of resumes: at most 8 in
+ * the first 10 minutes at the default 5 s interval, then one per 5 min 20 s, instead of one per
+ * forgery. A genuine loss repeated on the same stream is rare and is still resumed, later.
+ */
+export function unlistedGraceMs(
+  graceMs: number,
+  heartbeatIntervalMs: number,
+  priorBreaks: number,
+): number {
+  if (priorBreaks <= 0) return graceMs;
+  const doublings = Math.min(priorBreaks - 1, MAX_GRACE_DOUBLINGS);
+  return Math.max(graceMs, heartbeatIntervalMs) * 2 ** doublings;
+}
+
 /**
  * Accepted streams of the node that its heartbeat does not list: the node no longer serves
  * them (it restarted, or dropped them), so waiting would hang forever. Streams accepted within
- * the grace are spared: the heartbeat may have been composed before they were registered.
- * Costs O(listed + streams of this node), never a scan of all streams.
+ * their grace (`graceOf`, see unlistedGraceMs) are spared: the heartbeat may have been composed
+ * before they were registered. Costs O(listed + streams of this node), never a scan of all streams.
  */
 export function unlistedStreams<S extends NodeStream>(
   record: ComputeNodeRecord<S>,
   heartbeat: HeartbeatRequest,
   now: number,
-  graceMs: number,
+  graceOf: (stream: S) => number,
 ): S[] {
   if (record.acceptedCount === 0) return [];
   const listed = new Set(heartbeat.streamIds);
@@ -39,8 +60,8 @@ export function unlistedStreams<S extends NodeStream>(
   for (const stream of record.streams) {
     if (
       stream.acceptedAt !== undefined &&
-      now - stream.acceptedAt > graceMs &&
-      !listed.has(stream.streamId)
+      !listed.has(stream.streamId) &&
+      now - stream.acceptedAt > graceOf(stream)
     ) {
       unlisted.push(stream);
     }

@@ -51,6 +51,11 @@ export interface LogStream extends AsyncIterable<LogEntry> {
   readonly endCause: EndCause | undefined;
   /** The execution's exit code from the End frame: null when unknown, undefined before End. */
   readonly exitCode: number | null | undefined;
+  /**
+   * The compute node's last heartbeat said this stream has lines ready but waits for credit:
+   * the consumer reads slower than the node could send (not a quiet log). False otherwise.
+   */
+  readonly waitingForCredit: boolean;
   /** Ends the stream quietly: a pending or later `next()` reports done; buffered entries are dropped. */
   cancel(): void;
   /**
@@ -97,6 +102,9 @@ export class ClientStream implements LogStream {
   attempts = 1;
   /** Decides whether a failure is resumed; owned by the client. */
   readonly budget: ResumeBudget;
+  /** Times this stream was broken because its compute node's heartbeat omitted it. */
+  #unlistedBreaks = 0;
+  #waitingForCredit = false;
   /** Pending resume (backoff) timer: set while the stream has no live attempt. */
   resumeTimer: NodeJS.Timeout | undefined;
   /** Removes the abort listener; set by the client. */
@@ -143,6 +151,24 @@ export class ClientStream implements LogStream {
 
   get acceptedAt(): number | undefined {
     return this.attempt.acceptedAt;
+  }
+
+  get waitingForCredit(): boolean {
+    return this.#waitingForCredit && !this.ended;
+  }
+
+  /** What the compute node's last heartbeat listing this stream said about its credit. */
+  noteCreditWait(waiting: boolean): void {
+    this.#waitingForCredit = waiting;
+  }
+
+  get unlistedBreaks(): number {
+    return this.#unlistedBreaks;
+  }
+
+  /** A heartbeat of its compute node omitted this stream and it was broken for it. */
+  noteUnlisted(): void {
+    this.#unlistedBreaks++;
   }
 
   get lastSeq(): number | undefined {

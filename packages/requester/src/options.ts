@@ -1,8 +1,10 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
   LIMITS,
   type Logger,
   type LogStreamName,
+  maxHeartbeatTimeoutMs,
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
@@ -21,7 +23,10 @@ export interface LogStreamClientOptions {
   logger?: Logger;
   /** How often compute nodes should heartbeat while they serve our streams. */
   heartbeatIntervalMs?: number;
-  /** How long a compute node waits for our heartbeat answer. */
+  /**
+   * How long a compute node waits for our heartbeat answer: at most 0.9 × the interval (a
+   * larger value is a RangeError); default 2 s, or half the interval when that is shorter.
+   */
   heartbeatTimeoutMs?: number;
   /** Silent heartbeat intervals after which a compute node counts as lost. */
   computeLostAfterMissed?: number;
@@ -59,12 +64,16 @@ export interface ResolvedOptions {
 
 export const DEFAULTS = {
   heartbeatIntervalMs: 5_000,
-  heartbeatTimeoutMs: 2_000,
+  heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS,
   computeLostAfterMissed: 3,
   acceptTimeoutMs: 5_000,
   windowBytes: 4 * 1024 * 1024,
   unlistedGraceMs: 1_000,
 } as const;
+
+/** 2 s, or half the interval when that is shorter (a short interval wants a short timeout). */
+export const defaultHeartbeatTimeoutMs = (intervalMs: number): number =>
+  Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, Math.max(1, Math.floor(intervalMs / 2)));
 
 function integer(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -86,11 +95,13 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
     nodeId: options.nodeId,
     logger: options.logger ?? silentLogger,
     heartbeatIntervalMs: interval,
+    // Asked for as the compute node will apply it (a larger value would be capped there in
+    // silence, and the documented detection bound would be wrong): at most 0.9 × the interval.
     heartbeatTimeoutMs: integer(
       "heartbeatTimeoutMs",
-      options.heartbeatTimeoutMs ?? Math.min(DEFAULTS.heartbeatTimeoutMs, interval),
+      options.heartbeatTimeoutMs ?? defaultHeartbeatTimeoutMs(interval),
       1,
-      LIMITS.maxHeartbeatIntervalMs,
+      maxHeartbeatTimeoutMs(interval),
     ),
     computeLostAfterMissed: integer(
       "computeLostAfterMissed",

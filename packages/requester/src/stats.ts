@@ -19,6 +19,8 @@ export interface ComputeNodeStats {
 
 export interface LogStreamClientStats {
   openStreams: number;
+  /** Open streams whose compute node's last heartbeat said they wait for credit (slow consumers). */
+  streamsWaitingForCredit: number;
   computeNodes: ComputeNodeStats[];
   heartbeatsAnswered: number;
   /** Heartbeat requests that failed to decode (not answered). */

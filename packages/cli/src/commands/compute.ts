@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline";
 import { FileLogStore, LogStreamServer } from "@tailwire/compute";
-import { isNodeId } from "@tailwire/protocol";
+import { isNodeId, subjects } from "@tailwire/protocol";
 import { type Command, Option } from "commander";
 import { addNatsOptions, connectNats, type NatsCliOptions } from "../connection.js";
 import { CliError, EXIT } from "../exit-codes.js";
@@ -17,9 +17,14 @@ interface ComputeOptions extends NatsCliOptions {
   maxStreamsPerRequester?: number;
   maxTailLines?: number;
   maxRequestsPerSecond?: number;
+  maxNodeRequestsPerSecond?: number;
+  inboxPrefix?: string;
   statsIntervalMs: number;
   pollIntervalMs: number;
 }
+
+/** A NATS subject prefix: dot-separated tokens, no wildcards or white space. */
+const INBOX_PREFIX = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
 
 export function registerCompute(program: Command, logger: () => CliLogger): void {
   const command = program
@@ -61,6 +66,15 @@ export function registerCompute(program: Command, logger: () => CliLogger): void
       "requests per second per requester (default 200)",
       positiveInteger,
     )
+    .option(
+      "--max-node-requests-per-second <n>",
+      "requests per second for the whole node, all requesters together (default 1000)",
+      positiveInteger,
+    )
+    .option(
+      "--inbox-prefix <prefix>",
+      "inbox prefix of this node's NATS connection, where heartbeat answers arrive (default _INBOX_<node-id>, what SECURITY.md's permissions grant)",
+    )
     .addOption(
       new Option(
         "--poll-interval-ms <ms>",
@@ -92,6 +106,12 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
         `invalid node id ${JSON.stringify(options.nodeId)}: use [A-Za-z0-9_-]{1,128}`,
       );
     }
+    if (options.inboxPrefix !== undefined && !INBOX_PREFIX.test(options.inboxPrefix)) {
+      throw new CliError(
+        EXIT.USAGE,
+        `invalid --inbox-prefix ${JSON.stringify(options.inboxPrefix)}: subject tokens without wildcards`,
+      );
+    }
     const log = logger().child({ node: options.nodeId });
     // Listen before anything is announced: a SIGTERM right after the ready line must find it.
     let stopping = false;
@@ -107,6 +127,7 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
     const nc = await connectNats(options, `tailwire compute ${options.nodeId}`, {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      inboxPrefix: options.inboxPrefix ?? subjects.computeInboxPrefix(options.nodeId),
     });
     const store = new FileLogStore({
       dir: options.dataDir,
@@ -121,6 +142,9 @@ on stdout (one JSON object: LogStreamServer.stats()).`,
       ...(options.maxRequestsPerSecond === undefined
         ? {}
         : { maxRequestsPerSecondPerRequester: options.maxRequestsPerSecond }),
+      ...(options.maxNodeRequestsPerSecond === undefined
+        ? {}
+        : { maxRequestsPerSecond: options.maxNodeRequestsPerSecond }),
     };
     const server = new LogStreamServer({
       connection: nc,

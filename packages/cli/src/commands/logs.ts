@@ -42,7 +42,7 @@ interface LogsOptions extends NatsCliOptions {
   color: boolean;
   requesterId: string;
   heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
+  heartbeatTimeoutMs: number | undefined;
   computeLostAfterMissed: number;
   acceptTimeoutMs: number;
 }
@@ -118,10 +118,8 @@ export function registerLogs(program: Command, logger: () => CliLogger): void {
     .addOption(
       new Option(
         "--heartbeat-timeout-ms <ms>",
-        "how long the compute node waits for a heartbeat answer",
-      )
-        .argParser(positiveInteger)
-        .default(DEFAULTS.heartbeatTimeoutMs),
+        "how long the compute node waits for a heartbeat answer, at most 0.9 × the interval (default: 2000, or half the interval when shorter)",
+      ).argParser(positiveInteger),
     )
     .addOption(
       new Option(
@@ -194,7 +192,9 @@ async function runLogs(
       nodeId: options.requesterId,
       logger: log,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      ...(options.heartbeatTimeoutMs === undefined
+        ? {}
+        : { heartbeatTimeoutMs: options.heartbeatTimeoutMs }),
       computeLostAfterMissed: options.computeLostAfterMissed,
       acceptTimeoutMs: options.acceptTimeoutMs,
     });

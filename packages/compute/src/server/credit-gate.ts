@@ -15,6 +15,11 @@ export class CreditGate {
     return this.#sent;
   }
 
+  /** A sender is waiting for a grant: it has a frame ready that the credit left does not cover. */
+  get waiting(): boolean {
+    return this.#waiter !== undefined;
+  }
+
   /** Bytes that may still be sent before more credit arrives. */
   get available(): number {
     return this.#limit - this.#sent;

@@ -83,6 +83,10 @@ const exactLineBytes = (line: string): number => Buffer.byteLength(JSON.stringif
 
 /** Do not start a long line's first part in a frame with less room than this: seal it instead. */
 const MIN_PART_BYTES = 256;
+/** The most an entry adds besides its line: the widest seq (16 digits and a comma) and time delta (11 characters), its stream character, quotes and comma, rounded up. */
+const MAX_ENTRY_OVERHEAD = 40;
+/** A part carries at least this many bytes of its line (a code point escaped as JSON takes up to 12). */
+const MIN_PART_FLOOR = 16;
 
 /**
  * Packs entries into data frames of at most `maxFrameBytes` bytes.
@@ -111,6 +115,11 @@ export class FrameBatcher {
   #expansion = 1;
   /** What entries may count in a frame: the room, shrunk by the expansion. */
   #limit: number;
+  /**
+   * The smallest first part of a long line worth starting in a partly filled frame: MIN_PART_BYTES,
+   * or less in the small frames of a small window, so an empty frame always has room for a part.
+   */
+  readonly #minPart: number;
 
   constructor(streamId: string, maxFrameBytes: number, exact = false) {
     this.#streamId = streamId;
@@ -119,7 +128,8 @@ export class FrameBatcher {
     this.#pending = this.#emptyFrame();
     this.#room = maxFrameBytes - dataFrameEnvelopeBytes(streamId);
     this.#limit = this.#room;
-    if (this.#room < 40 + MIN_PART_BYTES) {
+    this.#minPart = Math.min(MIN_PART_BYTES, this.#room - MAX_ENTRY_OVERHEAD);
+    if (this.#minPart < MIN_PART_FLOOR) {
       throw new RangeError(`maxFrameBytes ${maxFrameBytes} is too small for a data frame`);
     }
   }
@@ -270,7 +280,7 @@ export class FrameBatcher {
         seqColumnBytes(this.#pending.entries) -
         seqOverhead(entry) -
         overhead;
-      if (budget < MIN_PART_BYTES) {
+      if (budget < this.#minPart) {
         this.seal();
         continue;
       }

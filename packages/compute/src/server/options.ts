@@ -11,6 +11,11 @@ export interface LogStreamServerLimits {
   maxTailLines?: number;
   /** Requests per second one requester may send, bursts up to the same number (default 200). */
   maxRequestsPerSecondPerRequester?: number;
+  /**
+   * Requests per second all requesters together may send (default 1 000, bursts up to twice as
+   * many): per-requester limits alone are bypassed by a fresh requester id per request.
+   */
+  maxRequestsPerSecond?: number;
 }
 
 export interface LogStreamServerOptions {
@@ -39,6 +44,7 @@ export interface ResolvedOptions {
   maxStreamsPerRequester: number;
   maxTailLines: number;
   maxRequestsPerSecondPerRequester: number;
+  maxRequestsPerSecond: number;
   heartbeatTimeoutMs: number;
   maxMissed: number;
   maxFrameBytes: number;
@@ -69,6 +75,7 @@ export function resolveOptions(options: LogStreamServerOptions, silent: Logger):
       1,
       "limits.maxRequestsPerSecondPerRequester",
     ),
+    maxRequestsPerSecond: int(limits.maxRequestsPerSecond, 1_000, 1, "limits.maxRequestsPerSecond"),
     heartbeatTimeoutMs: int(options.heartbeat?.timeoutMs, 2000, 1, "heartbeat.timeoutMs"),
     maxMissed: int(options.heartbeat?.maxMissed, 2, 1, "heartbeat.maxMissed"),
     maxFrameBytes: int(

@@ -14,4 +14,19 @@ describe("RateLimiter", () => {
     now += 10_000; // never more than the burst
     expect(Array.from({ length: 6 }, () => limiter.take("a")).filter(Boolean)).toHaveLength(5);
   });
+
+  it("a separate burst: a node-wide bucket of 2 per second with bursts of 4", () => {
+    let now = 0;
+    const limiter = new RateLimiter(2, () => now, 4);
+    expect(Array.from({ length: 5 }, () => limiter.take("node"))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    now += 500; // one token back at 2/s
+    expect(limiter.take("node")).toBe(true);
+    expect(limiter.take("node")).toBe(false);
+  });
 });

@@ -1,14 +1,21 @@
 /**
- * Token bucket per key (requester node id): `ratePerSecond` requests per second sustained, bursts
- * up to the same number. Idle buckets are forgotten so a stream of fresh ids cannot grow memory.
+ * Token bucket per key (a requester node id, or one key for the whole node): `ratePerSecond`
+ * requests per second sustained, bursts up to `burst` (default: the rate). Idle buckets are
+ * forgotten so a stream of fresh ids cannot grow memory.
  */
 export class RateLimiter {
   readonly #rate: number;
+  readonly #burst: number;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #now: () => number;
 
-  constructor(ratePerSecond: number, now: () => number = performance.now.bind(performance)) {
+  constructor(
+    ratePerSecond: number,
+    now: () => number = performance.now.bind(performance),
+    burst = ratePerSecond,
+  ) {
     this.#rate = ratePerSecond;
+    this.#burst = burst;
     this.#now = now;
   }
 
@@ -16,8 +23,8 @@ export class RateLimiter {
   take(key: string): boolean {
     const now = this.#now();
     if (this.#buckets.size > 10_000) this.#sweep(now);
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: now };
-    bucket.tokens = Math.min(this.#rate, bucket.tokens + ((now - bucket.at) * this.#rate) / 1000);
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + ((now - bucket.at) * this.#rate) / 1000);
     bucket.at = now;
     this.#buckets.set(key, bucket);
     if (bucket.tokens < 1) return false;
@@ -28,7 +35,7 @@ export class RateLimiter {
   #sweep(now: number): void {
     for (const [key, bucket] of this.#buckets) {
       // Full again: forgetting it changes nothing.
-      if (bucket.tokens + ((now - bucket.at) * this.#rate) / 1000 >= this.#rate)
+      if (bucket.tokens + ((now - bucket.at) * this.#rate) / 1000 >= this.#burst)
         this.#buckets.delete(key);
     }
   }

@@ -1,4 +1,9 @@
-import { decodeHeartbeatResponse, encode, MessageType } from "@tailwire/protocol";
+import {
+  decodeHeartbeatResponse,
+  effectiveHeartbeatTimeoutMs,
+  encode,
+  MessageType,
+} from "@tailwire/protocol";
 import { classifyRequestError, type RequestFailure } from "./nats-errors.js";
 import type { ServedStream } from "./served-stream.js";
 
@@ -72,8 +77,7 @@ export class RequesterLink {
     for (const s of this.streams.values()) {
       timeout = Math.min(timeout, s.request.heartbeatTimeoutMs ?? this.#settings.defaultTimeoutMs);
     }
-    const interval = this.intervalMs;
-    return Math.max(1, Math.min(timeout, Math.floor(interval * 0.9)));
+    return effectiveHeartbeatTimeoutMs(this.intervalMs, timeout);
   }
 
   add(stream: ServedStream): void {
@@ -118,10 +122,13 @@ export class RequesterLink {
   async #beat(): Promise<void> {
     const host = this.#host;
     const listed = [...this.streams.values()];
+    const creditWait = listed.filter((s) => s.credit.waiting).map((s) => s.streamId);
     const data = encode({
       type: MessageType.Heartbeat,
       computeNodeId: host.nodeId,
       streamIds: listed.map((s) => s.streamId),
+      // Only when some stream waits: an idle heartbeat stays as small as before.
+      ...(creditWait.length > 0 ? { creditWait } : {}),
     });
     let reply: { data: Uint8Array };
     try {

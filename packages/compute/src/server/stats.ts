@@ -5,6 +5,8 @@ export interface RequesterStats {
   requesterNodeId: string;
   heartbeatSubject: string;
   openStreams: number;
+  /** Of those, the streams with lines ready that wait for this requester's credit. */
+  waitingForCredit: number;
   /** Date.now() of the last answered heartbeat, null before the first. */
   lastHeartbeatAt: number | null;
   consecutiveFailures: number;
@@ -15,6 +17,8 @@ export interface LogStreamServerStats {
   /** Streams registered on this node (accepted, or being opened). */
   openStreams: number;
   openStreamsByRequester: Record<string, number>;
+  /** Accepted streams with lines ready that wait for credit (a slow consumer, not an idle log). */
+  streamsWaitingForCredit: number;
   /** Requesters with accepted streams, i.e. the ones being heartbeated. */
   requesters: RequesterStats[];
   heartbeatsSent: number;

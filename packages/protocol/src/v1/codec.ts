@@ -44,7 +44,7 @@ const KNOWN_TYPES = new Set<string>(Object.values(MessageType));
 /** Byte bounds per kind of message, far above any valid message, far below a server's max_payload. */
 export const MAX_MESSAGE_BYTES = {
   request: 16 * 1024,
-  control: 1024 * 1024,
+  control: 256 * 1024,
   heartbeat: 1024 * 1024,
   frame: 64 * 1024 * 1024,
 } as const;

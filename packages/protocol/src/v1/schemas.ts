@@ -110,7 +110,8 @@ export const AcceptedFrame = Type.Object(
     type: Type.Literal(MessageType.Accepted),
     streamId: StreamId,
     /** Frames are numbered per stream: accepted is 0, then every data frame counts up by one. */
-    n: Type.Literal(0),
+    // An integer like every other `n` in the JSON Schema (a literal would say "number").
+    n: Type.Integer({ minimum: 0, maximum: 0 }),
     computeNodeId: NodeId,
     /** The stream carries entries with seq > afterSeq (resume from here if nothing arrived). */
     afterSeq: Seq,
@@ -237,6 +238,11 @@ export const HeartbeatRequest = Type.Object(
     computeNodeId: NodeId,
     /** Every stream the compute node serves for this requester. */
     streamIds: Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage }),
+    /**
+     * Optional (v1 addition): those of `streamIds` that have lines ready but wait for credit,
+     * so a stalled stream can be told from one with no new lines. Absent = none waits.
+     */
+    creditWait: Type.Optional(Type.Array(StreamId, { maxItems: LIMITS.maxIdsPerMessage })),
   },
   { $id: "ExecutionLogs.Heartbeat/v1" },
 );

@@ -50,7 +50,9 @@ export class ScriptedStream {
       computeNodeId: this.#nodeId,
       afterSeq: options.afterSeq ?? this.request.fromSeq ?? 0,
       lastSeq: options.lastSeq ?? 0,
-      maxFrameBytes: options.maxFrameBytes ?? 64 * 1024,
+      // What a compute node following PROTOCOL.md states: at most half the window.
+      maxFrameBytes:
+        options.maxFrameBytes ?? Math.min(64 * 1024, Math.floor(this.request.window / 2)),
     });
     this.n = 1;
   }

@@ -9,8 +9,9 @@
 // Expected outcomes are derived from PROTOCOL.md / SECURITY.md and the code:
 // - request subject: decodeRequest (size 16 KiB -> PAYLOAD_TOO_LARGE; UTF-8, JSON, shape,
 //   schema, known v1 type on the wrong subject -> BAD_REQUEST; unknown type or version ->
-//   UNSUPPORTED_VERSION), then the reply-subject check (no reply unless the reply is exactly
-//   `_TW.<sourcePeerId>.s.<streamId>`), then admission (heartbeat subject, target, rate,
+//   UNSUPPORTED_VERSION), answered only on the stream inbox the payload names itself (a JSON
+//   object whose sourcePeerId and streamId are valid and give exactly the reply subject
+//   `_TW.<sourcePeerId>.s.<streamId>`; otherwise counted, logged, no reply), then admission (heartbeat subject, target, rate,
 //   DUPLICATE_STREAM, limits, TAIL_TOO_LARGE only for tails the schema allows).
 // - control subject: no reply; invalid messages and foreign/unknown items count in
 //   controlRejected.
@@ -251,6 +252,9 @@ const REQUIRED = [
   "window",
 ] as const;
 
+/** The fields that say where a rejection may go: without them valid, a request gets no reply. */
+const IDENTITY: readonly string[] = ["sourcePeerId", "streamId"];
+
 const WRONG_TYPES: [string, unknown][] = [
   ["sourcePeerId", 7],
   ["sourcePeerId", "req.x"],
@@ -327,14 +331,15 @@ const REQUEST_CASES: RequestCase[] = [
         name === "an unknown message type" || name === "a future version"
           ? "UNSUPPORTED_VERSION"
           : "BAD_REQUEST",
-      answered: true,
+      // Names no stream inbox of its own: a reply would go where the sender merely pointed it.
+      answered: false,
     }),
   ),
   {
-    name: "a known v1 message of another kind (Control)",
+    name: "a known v1 message of another kind (Control, no streamId)",
     payload: () => json({ type: MessageType.Control, sourcePeerId: ATTACKER }),
     code: "BAD_REQUEST",
-    answered: true,
+    answered: false,
   },
   {
     name: "a future version of the request (ExecutionLogs.Request/v2, all fields)",
@@ -359,7 +364,7 @@ const REQUEST_CASES: RequestCase[] = [
       name: `required field ${field} missing`,
       payload: (sid) => json(requestBody(sid, {}, field)),
       code: "BAD_REQUEST",
-      answered: true,
+      answered: !IDENTITY.includes(field),
       says: `/${field}`,
     }),
   ),
@@ -368,7 +373,7 @@ const REQUEST_CASES: RequestCase[] = [
       name: `${field} = ${JSON.stringify(value)}`,
       payload: withFields({ [field]: value }),
       code: "BAD_REQUEST",
-      answered: true,
+      answered: !IDENTITY.includes(field),
       says: `/${field}`,
     }),
   ),
@@ -432,19 +437,20 @@ const REQUEST_CASES: RequestCase[] = [
     name: "executionId of 10 000 three-byte characters (30 KB message)",
     payload: withFields({ executionId: "€".repeat(10_000) }),
     code: "PAYLOAD_TOO_LARGE",
-    answered: true,
+    // Over the request bound, it is not read for an identity (no valid request is near it).
+    answered: false,
   },
   {
     name: "an oversized valid request (> 16 KiB with an unknown field)",
     payload: withFields({ padding: "p".repeat(17 * 1024) }),
     code: "PAYLOAD_TOO_LARGE",
-    answered: true,
+    answered: false,
   },
   {
     name: "oversized garbage (17 KiB of 0xff)",
     payload: () => new Uint8Array(17 * 1024).fill(0xff),
     code: "PAYLOAD_TOO_LARGE",
-    answered: true,
+    answered: false,
   },
   {
     name: "__proto__ carrying a missing required field",
@@ -487,6 +493,31 @@ const REQUEST_CASES: RequestCase[] = [
     reply: () => undefined,
     code: "BAD_REQUEST",
     answered: false,
+  },
+  {
+    // Was a bug: answered with BAD_REQUEST on that inbox, which the victim then received.
+    name: "garbage whose reply is another requester's stream inbox",
+    payload: () => text("not json"),
+    reply: (sid) => subjects.streamInbox(REQ, sid),
+    code: "BAD_REQUEST",
+    answered: false,
+  },
+  {
+    name: "a JSON array whose reply is another requester's stream inbox",
+    payload: () => text("[1,2,3]"),
+    reply: (sid) => subjects.streamInbox(REQ, sid),
+    code: "BAD_REQUEST",
+    answered: false,
+  },
+  {
+    name: "an invalid request naming the victim's id and stream as its own",
+    // Claims the victim's identity, as any client with publish rights may (SECURITY.md): the
+    // rejection goes to the inbox the request names, as it would for a valid request.
+    payload: (sid) => json(requestBody(sid, { sourcePeerId: REQ, follow: "yes" })),
+    reply: (sid) => subjects.streamInbox(REQ, sid),
+    code: "BAD_REQUEST",
+    answered: true,
+    says: "/follow",
   },
   {
     name: "garbage whose reply's last token is no stream id (a heartbeat subject)",
@@ -693,6 +724,10 @@ const CONTROL_CASES: ControlCase[] = [
   invalidControl("cancel with a wildcard id", { cancel: [">".repeat(22)] }),
   invalidControl("cancel of 20 001 ids", {
     cancel: Array.from({ length: LIMITS.maxIdsPerMessage + 1 }, () => newStreamId()),
+  }),
+  // Was processed (a 475 KB control): control messages are now bounded at 256 KiB.
+  invalidControl("a 470 KB control message (valid but for its size)", {
+    cancel: Array.from({ length: 10_000 }, () => newStreamId() + newStreamId()),
   }),
   invalidControl("credit not an array", { credit: { streamId: newStreamId(), bytes: 1 } }),
   invalidControl("credit without streamId", { credit: [{ bytes: 1024 }] }),
@@ -1332,8 +1367,9 @@ describe("regressions of bugs this suite found", () => {
   // dropped without a reply, so no request can make a compute node publish on someone else's
   // subjects". Under SECURITY.md's permissions each such reply is a Publish Violation that a
   // hostile requester can make a legitimate compute node commit at will (alerting noise).
-  // Fix: reply to an undecodable request only when the reply parses as
-  // `_TW.<node id>.s.<stream id>`; otherwise count and log it without a reply.
+  // Fixed twice: first a rejection went only to replies shaped `_TW.<id>.s.<sid>`, but that
+  // still let garbage aim one at any other requester's inbox. Now (rejectionInbox) a request is
+  // answered only on the stream inbox its own valid sourcePeerId and streamId name.
   it.each([
     ["outside the protocol", (sid: string) => `elsewhere.${sid}`],
     ["a non-inbox subject under _TW", (sid: string) => `_TW.${ATTACKER}.x.${sid}`],
