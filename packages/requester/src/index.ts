@@ -30,11 +30,6 @@ export type { AcceptedInfo, LogStream } from "./log-stream.js";
 export { DEFAULTS, type LogStreamClientOptions, type StreamLogsOptions } from "./options.js";
 export { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
 export {
-  assertRequesterIdFree,
-  PROBE_COMPUTE_NODE_ID,
-  type RequesterIdProbeOptions,
-} from "./requester-id-probe.js";
-export {
   backoffMs,
   RESUME_DEFAULTS,
   type ResumeAfterComputeLostOptions,

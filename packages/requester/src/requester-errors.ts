@@ -26,22 +26,19 @@ export class RequesterStalledError extends RequesterLostError {
 }
 
 /**
- * Another live requester answers heartbeats under this requester's node id: a compute node then
- * drops the streams each one does not know (unknown_to_requester), and both lose streams. Found
- * before starting (assertRequesterIdFree: `computeNodeId` undefined) or during a stream.
+ * Another live requester answers heartbeats under this requester's node id (TwinWatch): a compute
+ * node then drops the streams each one does not know (unknown_to_requester), and both lose
+ * streams. `evidence` says what was seen, for the message.
  */
 export class DuplicateRequesterIdError extends RequesterLostError {
   readonly requesterNodeId: string;
-  readonly computeNodeId: string | undefined;
+  readonly computeNodeId: string;
 
-  constructor(requesterNodeId: string, during?: { computeNodeId: string; streamId: string }) {
-    const id = JSON.stringify(requesterNodeId);
+  constructor(requesterNodeId: string, computeNodeId: string, evidence: string) {
     super(
-      during === undefined
-        ? `another live requester already uses requester id ${id} (it answered a heartbeat probe): two requesters with one id make compute nodes drop each other's streams; give every requester process its own id`
-        : `another requester is using requester id ${id}: compute node ${during.computeNodeId} dropped stream ${during.streamId} after that requester answered its heartbeat (it lists streams this one never opened); give every requester process its own id`,
+      `another requester is most likely using requester id ${JSON.stringify(requesterNodeId)}: ${evidence}; two live requesters with one id make compute nodes drop each other's streams: give every requester process its own id`,
     );
     this.requesterNodeId = requesterNodeId;
-    this.computeNodeId = during?.computeNodeId;
+    this.computeNodeId = computeNodeId;
   }
 }

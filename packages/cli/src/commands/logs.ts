@@ -3,9 +3,7 @@ import type { Writable } from "node:stream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { isExecutionId, isNodeId, type LogStreamName } from "@tailwire/protocol";
 import {
-  assertRequesterIdFree,
   DEFAULTS,
-  DuplicateRequesterIdError,
   InternalError,
   type LogEntry,
   LogStreamClient,
@@ -177,15 +175,6 @@ async function runLogs(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  try {
-    // Another live `tailwire logs` (or any requester) with this id would have the compute node
-    // drop streams of both: refuse before asking for anything.
-    await assertRequesterIdFree(nc, options.requesterId);
-  } catch (error) {
-    await nc.close();
-    if (!(error instanceof DuplicateRequesterIdError)) throw error;
-    throw new CliError(EXIT.REQUESTER_LOST, `${error.code}: ${error.message}`);
-  }
   try {
     client = new LogStreamClient({
       connection: nc,
