@@ -546,6 +546,40 @@ describe("tailwire logs: what the requester's own side did, said as such", () =>
     }
   });
 
+  it("NATS back within --reconnect-window: the follow goes on, every line once, exit 0", async () => {
+    const own = await NatsServer.start();
+    try {
+      await start(
+        ["compute", "--node-id", "c8", "--data-dir", join(dir, "c8"), "--nats", own.url],
+        { readyLine: "compute node c8 ready" },
+      );
+      const exec = await start(
+        [
+          ...["exec", "--data-dir", join(dir, "c8"), "--execution-id", "back-8", "--"],
+          ...[process.execPath, WORKLOAD, "b", "50", "100000", "40", "0"],
+        ],
+        { readyLine: "execution back-8 started" },
+      );
+      const follower = await start([
+        ...["logs", "back-8", "--node", "c8", "--nats", own.url, "-f"],
+        ...["--reconnect-window", "20s"],
+      ]);
+      await follower.waitForLine("[b] step 3:");
+      await own.kill();
+      await own.restart();
+      const status = await follower.waitForExit(30_000);
+      expect(status.code, follower.output()).toBe(0);
+      expect(follower.stdoutLines).toEqual([
+        ...Array.from({ length: 40 }, (_, i) => expect.stringContaining(`[b] step ${i + 1}:`)),
+        "[b] done",
+      ]);
+      expect(follower.stderrLines.at(-1)).toBe(exitedLine("back-8", 0));
+      expect((await exec.waitForExit()).code).toBe(0);
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  }, 60_000);
+
   it("two requesters with the same --requester-id: exit 10 naming the id, never COMPUTE_NODE_LOST", async () => {
     const c6 = await startCompute("c6");
     await startForever("c6", "forever-6");
