@@ -270,7 +270,36 @@ describe("npm i -g @tailwire/cli on a clean machine", () => {
     const status = await logs.waitForExit(20_000);
     expect(status, logs.output()).toEqual({ code: 0, signal: null });
     expect(logs.stdoutLines).toEqual(["hello from job-42"]);
-    expect(logs.stderrLines).toContain("a warning");
+    expect(logs.stderrLines).toEqual([
+      "a warning",
+      "tailwire logs: execution job-42 exited with code 3",
+    ]);
+  }, 60_000);
+
+  it("the installed binary takes the kubectl/docker spellings and reports the job's exit code", async () => {
+    const logs = async (...more: string[]) => {
+      const proc = await NodeProcess.start({
+        script: bin,
+        args: ["logs", "job-42", "--node", "compute-1", "--nats", natsUrl, ...more],
+        env: { ...env, NO_COLOR: "1" },
+      });
+      return { ...(await proc.waitForExit(20_000)), out: proc.stdoutLines, err: proc.stderrLines };
+    };
+    const json = await logs("-n", "all", "--stream", "stdout", "--stream", "stderr", "--json");
+    const records = json.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r["line"] ?? r["type"])).toEqual([
+      "hello from job-42",
+      "a warning",
+      "end",
+    ]);
+    expect(records.at(-1)).toMatchObject({ executionId: "job-42", exitCode: 3 });
+    const first = records[0] as { time: number };
+    const exitCode = await logs("--exit-code", "-t", "--since", String(first.time / 1000));
+    expect(exitCode.code).toBe(3);
+    expect(exitCode.out).toEqual([`${new Date(first.time).toISOString()} hello from job-42`]);
+    // Nothing before the first line; the stream stops at the first line after --until.
+    const before = await logs("--until", new Date(first.time - 1).toISOString(), "--json");
+    expect(before).toMatchObject({ code: 0, out: [] });
   }, 60_000);
 });
 
