@@ -184,6 +184,16 @@ afterAll(async () => {
 
 const linesOf = (entries: Entry[], stream: "stdout" | "stderr") =>
   entries.filter((e) => e.stream === stream).map((e) => e.line);
+/** --json output: the entries, and the end record (the last line) apart. */
+function jsonOf(run: Run): { entries: Entry[]; end: Record<string, unknown> | undefined } {
+  const records = run.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const last = records.at(-1);
+  const end = last?.["type"] === "end" ? (records.pop() as Record<string, unknown>) : undefined;
+  return { entries: records as unknown as Entry[], end };
+}
+/** The line `tailwire logs` ends with on stderr when the execution's exit code is known. */
+const exitedLine = (executionId: string, code: number) =>
+  `tailwire logs: execution ${executionId} exited with code ${code}`;
 
 describe("tailwire exec + compute + logs", () => {
   it("exec stores every line with its stream, in order, and the exit code", () => {
@@ -197,47 +207,119 @@ describe("tailwire exec + compute + logs", () => {
     const run = await logs("done-1", "c1");
     expect(run.code).toBe(0);
     expect(run.stdout).toEqual(["o1", "o2", "o3", "o4", "o5"]);
-    expect(run.stderr).toEqual(["e1", "e2", "e3"]);
+    // The job's own exit code is shown, after its output (and is not this command's).
+    expect(run.stderr).toEqual(["e1", "e2", "e3", exitedLine("done-1", 3)]);
+  });
+
+  it("--exit-code exits with the job's code; 11 when it has none yet", async () => {
+    const run = await logs("done-1", "c1", "--exit-code");
+    expect(run.code).toBe(3);
+    expect(run.stdout).toEqual(["o1", "o2", "o3", "o4", "o5"]);
+    await startForever("c1", "running-ec");
+    const running = await logs("running-ec", "c1", "--exit-code");
+    expect(running.code).toBe(11);
+    expect(running.stderr.filter((l) => l.startsWith("tailwire logs:"))).toEqual([]);
   });
 
   it("--json prints every entry as one JSON object on stdout", async () => {
     const run = await logs("done-1", "c1", "--json");
     expect(run.code).toBe(0);
-    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1);
+    const { entries, end } = jsonOf(run);
+    expect(entries).toEqual(done1);
+    // The last record says how the execution ended.
+    expect(end).toEqual({ type: "end", executionId: "done-1", exitCode: 3, lastSeq: 8 });
     expect(run.stderr).toEqual([]);
   });
 
   it("--tail N prints the last N lines", async () => {
     const run = await logs("done-1", "c1", "--tail", "3", "--json");
-    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.slice(-3));
+    expect(jsonOf(run).entries).toEqual(done1.slice(-3));
+    // docker's -n, and every line with kubectl's / docker's spellings of "all".
+    expect(jsonOf(await logs("done-1", "c1", "-n", "2", "--json")).entries).toEqual(
+      done1.slice(-2),
+    );
+    for (const all of [["--tail", "all"], ["--tail", "-1"], ["--tail=-1"], ["-n", "all"]]) {
+      const run = await logs("done-1", "c1", ...all, "--json");
+      expect(jsonOf(run).entries, `${all.join(" ")}: ${run.stderr.join("\n")}`).toEqual(done1);
+    }
   });
 
   it("--stream stderr prints only stderr lines", async () => {
     const run = await logs("done-1", "c1", "--stream", "stderr");
     expect(run.code).toBe(0);
     expect(run.stdout).toEqual([]);
-    expect(run.stderr).toEqual(["e1", "e2", "e3"]);
+    expect(run.stderr).toEqual(["e1", "e2", "e3", exitedLine("done-1", 3)]);
+  });
+
+  it("--stream is repeatable (and takes a comma list): both streams, not the last one", async () => {
+    for (const args of [
+      ["--stream", "stdout", "--stream", "stderr"],
+      ["--stream", "stderr,stdout"],
+    ]) {
+      const run = await logs("done-1", "c1", ...args, "--json");
+      expect(jsonOf(run).entries, args.join(" ")).toEqual(done1);
+    }
+    const one = await logs("done-1", "c1", "--stream", "stdout", "--stream", "stdout", "--json");
+    expect(jsonOf(one).entries).toEqual(done1.filter((e) => e.stream === "stdout"));
   });
 
   it("--from-seq N prints the lines after N", async () => {
     const run = await logs("done-1", "c1", "--from-seq", "5", "--json");
-    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.filter((e) => e.seq > 5));
+    expect(jsonOf(run).entries).toEqual(done1.filter((e) => e.seq > 5));
   });
 
   it("--since takes an RFC 3339 time or a duration", async () => {
     const late = done1.find((e) => e.line === "o4")!;
     const run = await logs("done-1", "c1", "--since", new Date(late.time).toISOString(), "--json");
     expect(run.code).toBe(0);
-    expect(run.stdout.map((l) => JSON.parse(l))).toEqual(done1.filter((e) => e.time >= late.time));
-    expect(run.stdout.length).toBeLessThan(done1.length);
+    expect(jsonOf(run).entries).toEqual(done1.filter((e) => e.time >= late.time));
+    expect(jsonOf(run).entries.length).toBeLessThan(done1.length);
     const recent = await logs("done-1", "c1", "--since", "10m", "--json");
-    expect(recent.stdout).toHaveLength(done1.length);
+    expect(jsonOf(recent).entries).toHaveLength(done1.length);
+  });
+
+  it("--since takes a unix timestamp in seconds, as docker does", async () => {
+    const late = done1.find((e) => e.line === "o4")!;
+    const unix = (late.time / 1000).toFixed(3);
+    const run = await logs("done-1", "c1", "--since", unix, "--json");
+    expect(run.code).toBe(0);
+    expect(jsonOf(run).entries).toEqual(done1.filter((e) => e.time >= late.time));
+    expect(jsonOf(run).entries.length).toBeLessThan(done1.length);
+  });
+
+  it("--until prints only the lines captured before a time", async () => {
+    const late = done1.find((e) => e.line === "o4")!;
+    const until = new Date(late.time - 1).toISOString();
+    const run = await logs("done-1", "c1", "--until", until, "--json");
+    expect(run.code).toBe(0);
+    expect(jsonOf(run).entries).toEqual(done1.filter((e) => e.time < late.time));
+    expect(jsonOf(run).entries.length).toBeGreaterThan(0);
+    // With --since: the window between.
+    const since = new Date(done1[0]!.time).toISOString();
+    const both = await logs("done-1", "c1", "--since", since, "--until", until, "--json");
+    expect(jsonOf(both).entries).toEqual(done1.filter((e) => e.time < late.time));
+    const backwards = await logs("done-1", "c1", "--since", until, "--until", since);
+    expect(backwards.code).toBe(2);
+  });
+
+  it("-f --until stops following at that time, exit 0", async () => {
+    await startForever("c1", "until-f");
+    const t0 = Date.now();
+    const run = await logs("until-f", "c1", "-f", "--until", new Date(t0 + 1500).toISOString());
+    expect(run.code).toBe(0);
+    expect(run.stdout.length).toBeGreaterThan(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1400);
+    expect(Date.now() - t0).toBeLessThan(8000);
   });
 
   it("--timestamps prefixes every line with its capture time", async () => {
-    const run = await logs("done-1", "c1", "--timestamps");
     const stdout = done1.filter((e) => e.stream === "stdout");
-    expect(run.stdout).toEqual(stdout.map((e) => `${new Date(e.time).toISOString()} ${e.line}`));
+    for (const flag of ["--timestamps", "-t"]) {
+      const run = await logs("done-1", "c1", flag);
+      expect(run.stdout, flag).toEqual(
+        stdout.map((e) => `${new Date(e.time).toISOString()} ${e.line}`),
+      );
+    }
   });
 
   it("colours stderr lines only when asked to (FORCE_COLOR) and never with --no-color", async () => {
@@ -248,7 +330,7 @@ describe("tailwire exec + compute + logs", () => {
     const plain = await cli(logsArgs("done-1", "c1", "--stream", "stderr", "--no-color"), {
       env: { NO_COLOR: "", FORCE_COLOR: "1" },
     });
-    expect(plain.stderr).toEqual(["e1", "e2", "e3"]);
+    expect(plain.stderr).toEqual(["e1", "e2", "e3", exitedLine("done-1", 3)]);
   });
 
   it("-f follows a running execution and exits 0 when it completes", async () => {
@@ -276,9 +358,35 @@ describe("tailwire exec + compute + logs", () => {
       ...Array.from({ length: 20 }, (_, i) => expect.stringContaining(`[f] step ${i + 1}:`)),
       "[f] done",
     ]);
-    expect(run.stderr.length).toBeGreaterThan(0);
-    expect(run.stderr.every((l) => l.startsWith("[f] warning"))).toBe(true);
+    expect(run.stderr.length).toBeGreaterThan(1);
+    expect(run.stderr.slice(0, -1).every((l) => l.startsWith("[f] warning"))).toBe(true);
+    expect(run.stderr.at(-1)).toBe(exitedLine("follow-1", 0));
     expect((await exec.waitForExit()).code).toBe(0);
+  });
+
+  it("-f --exit-code exits with the code the job exits with once it completes", async () => {
+    const exec = await start(
+      [
+        "exec",
+        "--data-dir",
+        join(dir, "c1"),
+        "--execution-id",
+        "follow-4",
+        "--",
+        process.execPath,
+        WORKLOAD,
+        "f4",
+        "20",
+        "1000",
+        "5",
+        "4",
+      ],
+      { readyLine: "execution follow-4 started" },
+    );
+    const run = await logs("follow-4", "c1", "-f", "--exit-code", "--json");
+    expect(run.code).toBe(4);
+    expect(jsonOf(run).end).toMatchObject({ type: "end", executionId: "follow-4", exitCode: 4 });
+    expect((await exec.waitForExit()).code).toBe(4);
   });
 });
 
@@ -398,6 +506,161 @@ describe("tailwire logs failures: one line on stderr, one exit code per cause", 
   });
 });
 
+describe("tailwire logs: what the requester's own side did, said as such", () => {
+  it("NATS lost during -f: exit 9 NATS_UNAVAILABLE once --reconnect-window has passed", async () => {
+    // Its own server, so that losing it touches no other test.
+    const own = await NatsServer.start();
+    try {
+      await start(
+        ["compute", "--node-id", "c5", "--data-dir", join(dir, "c5"), "--nats", own.url],
+        { readyLine: "compute node c5 ready" },
+      );
+      await startForever("c5", "forever-5");
+      const follower = await start([
+        "logs",
+        "forever-5",
+        "--node",
+        "c5",
+        "--nats",
+        own.url,
+        "-f",
+        "--reconnect-window",
+        "1500ms",
+      ]);
+      await follower.waitForLine("[forever-5] step");
+      const lostAt = Date.now();
+      await own.stop();
+      const status = await follower.waitForExit(15_000);
+      const ms = Date.now() - lostAt;
+      expect(status.code, follower.output()).toBe(9);
+      expect(follower.stderrLines.filter((l) => l.startsWith("tailwire logs:"))).toEqual([
+        expect.stringMatching(
+          /^tailwire logs: NATS_UNAVAILABLE: lost the connection to NATS \(nats:\/\/.*\) and it was not back within 1\.5 s/,
+        ),
+      ]);
+      // The window, not a hard-coded ~21 s.
+      expect(ms).toBeGreaterThanOrEqual(1400);
+      expect(ms).toBeLessThan(6000);
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  });
+
+  it("NATS back within --reconnect-window: the follow goes on, every line once, exit 0", async () => {
+    const own = await NatsServer.start();
+    try {
+      await start(
+        ["compute", "--node-id", "c8", "--data-dir", join(dir, "c8"), "--nats", own.url],
+        { readyLine: "compute node c8 ready" },
+      );
+      const exec = await start(
+        [
+          ...["exec", "--data-dir", join(dir, "c8"), "--execution-id", "back-8", "--"],
+          ...[process.execPath, WORKLOAD, "b", "50", "100000", "40", "0"],
+        ],
+        { readyLine: "execution back-8 started" },
+      );
+      const follower = await start([
+        ...["logs", "back-8", "--node", "c8", "--nats", own.url, "-f"],
+        ...["--reconnect-window", "20s"],
+      ]);
+      await follower.waitForLine("[b] step 3:");
+      await own.kill();
+      await own.restart();
+      const status = await follower.waitForExit(30_000);
+      expect(status.code, follower.output()).toBe(0);
+      expect(follower.stdoutLines).toEqual([
+        ...Array.from({ length: 40 }, (_, i) => expect.stringContaining(`[b] step ${i + 1}:`)),
+        "[b] done",
+      ]);
+      expect(follower.stderrLines.at(-1)).toBe(exitedLine("back-8", 0));
+      expect((await exec.waitForExit()).code).toBe(0);
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  }, 60_000);
+
+  it("two requesters with the same --requester-id: exit 10 naming the id, never COMPUTE_NODE_LOST", async () => {
+    const c6 = await startCompute("c6");
+    await startForever("c6", "forever-6");
+    const twin = () =>
+      start(
+        logsArgs(
+          "forever-6",
+          "c6",
+          "-f",
+          "--requester-id",
+          "twin-requester",
+          "--heartbeat-interval-ms",
+          "200",
+          "--heartbeat-timeout-ms",
+          "150",
+        ),
+      );
+    const twins = [await twin(), await twin()];
+    await Promise.all(twins.map((t) => t.waitForLine("[forever-6] step")));
+    // The compute node takes the first answer to each heartbeat and drops the streams it names
+    // as unknown: the other twin's. The first twin to lose its stream says why.
+    const first = await Promise.race(
+      twins.map(async (proc) => ({ proc, status: await proc.waitForExit(15_000) })),
+    );
+    expect(first.status.code, first.proc.output()).toBe(10);
+    expect(first.proc.stderrLines.filter((l) => l.startsWith("tailwire logs:"))).toEqual([
+      expect.stringMatching(
+        /^tailwire logs: REQUESTER_LOST: another requester is most likely using requester id "twin-requester": compute node c6/,
+      ),
+    ]);
+    // The other one either keeps its stream (its answers win) or says the same.
+    for (const proc of twins) {
+      const status = proc.running ? await proc.kill("SIGINT") : proc.exitStatus;
+      expect([10, 130], proc.output()).toContain(status?.code);
+      expect(proc.output()).not.toContain("COMPUTE_NODE_LOST");
+    }
+    // The compute node was healthy: it dropped streams as unknown to the requester.
+    expect(logLines(c6)).toContainEqual(
+      expect.objectContaining({ msg: "log stream ended", cause: "unknown_to_requester" }),
+    );
+  });
+
+  it("a requester frozen past the compute node's patience: exit 10 saying it was stalled", async () => {
+    const c7 = await startCompute("c7", "--heartbeat-max-missed", "2");
+    await startForever("c7", "forever-7");
+    const follower = await start(
+      logsArgs(
+        "forever-7",
+        "c7",
+        "-f",
+        "--requester-id",
+        "frozen-requester",
+        "--heartbeat-interval-ms",
+        "200",
+        "--heartbeat-timeout-ms",
+        "100",
+      ),
+    );
+    await follower.waitForLine("[forever-7] step");
+    follower.freeze();
+    // Thawed once the (healthy) compute node has given it up.
+    await vi.waitFor(
+      () => {
+        expect(logLines(c7)).toContainEqual(
+          expect.objectContaining({ msg: "log stream ended", cause: "requester_lost" }),
+        );
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    follower.thaw();
+    const status = await follower.waitForExit(10_000);
+    expect(status.code, follower.output()).toBe(10);
+    expect(follower.stderrLines.filter((l) => l.startsWith("tailwire logs:"))).toEqual([
+      expect.stringMatching(
+        /^tailwire logs: REQUESTER_LOST: this requester was stalled for \d+ ms .* compute node c7 has not been heard from since/,
+      ),
+    ]);
+    expect(follower.output()).not.toContain("COMPUTE_NODE_LOST");
+  });
+});
+
 describe("tailwire command line", () => {
   it.each([[[]], [["server"]], [["compute"]], [["exec"]], [["logs"]]])(
     "--help works: %j",
@@ -410,7 +673,7 @@ describe("tailwire command line", () => {
 
   it("logs --help documents every exit code; --version prints the version", async () => {
     const help = (await cli(["logs", "--help"])).stdout.join("\n");
-    for (const code of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143])
+    for (const code of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130, 143])
       expect(help).toMatch(new RegExp(`^ +${code}  [A-Z_]+ `, "m"));
     expect((await cli(["--version"])).stdout).toEqual(["0.1.0"]);
   });
@@ -441,6 +704,52 @@ describe("tailwire command line", () => {
     expect(missing.stderr).toEqual([
       expect.stringMatching(/^tailwire exec: cannot run \/no\/such\/command/),
     ]);
+  });
+
+  it("exec without --execution-id generates one and prints it; logs finds it by that id", async () => {
+    const run = await cli([
+      "exec",
+      "--data-dir",
+      join(dir, "c1"),
+      "--",
+      process.execPath,
+      "-e",
+      'console.log("generated")',
+    ]);
+    expect(run.code).toBe(0);
+    const id = /^execution (exec-\d{8}-\d{6}-[0-9a-f]{4}) started: /.exec(run.stdout[0] ?? "")?.[1];
+    expect(id, run.stdout.join("\n")).toBeDefined();
+    expect(run.stdout.at(-1)).toBe(`execution ${id} completed: exit code 0`);
+    const read = await logs(id!, "c1");
+    expect(read.stdout).toEqual(["generated"]);
+  });
+
+  it("exec --tee echoes the command's output as it captures it; its own lines go to stderr", async () => {
+    const script =
+      'console.log("out 1"); console.error("err 1"); console.log("out 2"); process.exitCode = 5';
+    const run = await cli([
+      "exec",
+      "--data-dir",
+      join(dir, "c1"),
+      "--execution-id",
+      "tee-1",
+      "--tee",
+      "--",
+      process.execPath,
+      "-e",
+      script,
+    ]);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toEqual(["out 1", "out 2"]);
+    expect(run.stderr).toEqual([
+      expect.stringMatching(/^execution tee-1 started: /),
+      "err 1",
+      "execution tee-1 completed: exit code 5",
+    ]);
+    const captured = await logs("tee-1", "c1", "--json");
+    // Each stream's lines in order (how the two pipes interleave is up to the OS).
+    expect(linesOf(jsonOf(captured).entries, "stdout")).toEqual(["out 1", "out 2"]);
+    expect(linesOf(jsonOf(captured).entries, "stderr")).toEqual(["err 1"]);
   });
 
   it("server runs an embedded nats-server and stops it on SIGTERM", async () => {

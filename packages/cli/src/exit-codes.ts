@@ -22,8 +22,12 @@ export const EXIT = {
   REFUSED: 7,
   /** The stream broke in transit (protocol error, sequence gap, unsupported version, payload). */
   STREAM_BROKEN: 8,
-  /** The NATS server could not be reached or refused the credentials. */
+  /** The NATS server could not be reached or refused the credentials, or was lost for longer than the reconnect window. */
   NATS_UNAVAILABLE: 9,
+  /** This requester lost its streams by its own side's doing: it was stalled, or another requester uses its id. */
+  REQUESTER_LOST: 10,
+  /** With --exit-code: the stream ended but the execution's exit code is unknown (still running, killed by a signal). */
+  NO_EXIT_CODE: 11,
   /** Interrupted by SIGINT (Ctrl-C): the stream was cancelled cleanly. */
   SIGINT: 130,
   /** Terminated by SIGTERM: the stream was cancelled cleanly. */
@@ -42,7 +46,7 @@ export const EXIT_BY_ERROR_CODE = {
   NODE_UNREACHABLE: "NODE_UNREACHABLE",
   ACCEPT_TIMEOUT: "NODE_UNREACHABLE",
   COMPUTE_NODE_LOST: "COMPUTE_NODE_LOST",
-  REQUESTER_LOST: "COMPUTE_NODE_LOST",
+  REQUESTER_LOST: "REQUESTER_LOST",
   CANCELLED: "SIGINT",
   GOING_AWAY: "GOING_AWAY",
   TOO_MANY_STREAMS: "REFUSED",
@@ -98,7 +102,17 @@ export const EXIT_CODE_ROWS: readonly { code: number; name: ExitName; meaning: s
   {
     code: EXIT.NATS_UNAVAILABLE,
     name: "NATS_UNAVAILABLE",
-    meaning: "cannot connect to NATS (down, bad credentials)",
+    meaning: "cannot connect to NATS (down, bad credentials), or lost it past --reconnect-window",
+  },
+  {
+    code: EXIT.REQUESTER_LOST,
+    name: "REQUESTER_LOST",
+    meaning: "this requester was stalled, or another one uses its --requester-id (REQUESTER_LOST)",
+  },
+  {
+    code: EXIT.NO_EXIT_CODE,
+    name: "NO_EXIT_CODE",
+    meaning: "with --exit-code: the execution has no exit code (still running, killed by a signal)",
   },
   { code: EXIT.SIGINT, name: "SIGINT", meaning: "interrupted (Ctrl-C): the stream was cancelled" },
   {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type { LogStreamName } from "@tailwire/protocol";
 import type { LogStore } from "./log-source.js";
@@ -11,6 +11,11 @@ export interface CaptureProcessOptions {
   cwd?: string | undefined;
   /** Aborting it sends the child SIGTERM; its output is still captured until it exits. */
   signal?: AbortSignal | undefined;
+  /**
+   * Also copy the child's output, as it comes (bytes, not lines), to these streams: a terminal
+   * sees the command run while it is captured (`tailwire exec --tee`).
+   */
+  tee?: { stdout?: Writable | undefined; stderr?: Writable | undefined } | undefined;
 }
 
 export interface CaptureProcessResult {
@@ -86,6 +91,10 @@ export async function captureProcess(
       else onSettled = resolve;
     });
 
+  const teeOut = options.tee?.stdout;
+  const teeErr = options.tee?.stderr;
+  if (teeOut) stdout.on("data", (chunk: Buffer) => teeOut.write(chunk));
+  if (teeErr) stderr.on("data", (chunk: Buffer) => teeErr.write(chunk));
   const outDone = splitLines(stdout, (line, time) => append("stdout", line, time));
   const errDone = splitLines(stderr, (line, time) => append("stderr", line, time));
 

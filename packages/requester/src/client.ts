@@ -44,6 +44,7 @@ import {
 import { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
 import { ResumeBudget, ResumeExhaustedError } from "./resume-policy.js";
 import { END_CAUSES, type EndCause, type LogStreamClientStats } from "./stats.js";
+import { TwinWatch } from "./twin-watch.js";
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
@@ -93,6 +94,8 @@ export class LogStreamClient {
   #sweepDeferred = false;
   /** Our last stall long enough to miss a heartbeat: when it ended and how long it lasted. */
   #lastStall: { endedAt: number; ms: number } | undefined;
+  /** Heartbeats listing streams we never opened: how another requester with our id shows. */
+  readonly #twins = new TwinWatch();
   #closed = false;
   /** Our own connection is down: silence from compute nodes is then not their fault. */
   #disconnected = false;
@@ -544,20 +547,36 @@ export class LogStreamClient {
       );
       this.#counters.heartbeatsAnswered++;
     }
+    const repeated = this.#twins.heartbeat(heartbeat.computeNodeId, unknown, now);
     const record = this.#nodes.get(heartbeat.computeNodeId);
     if (!record) return;
     const { unlistedGraceMs: graceMs, heartbeatIntervalMs } = this.#options;
-    const graceOf = (stream: ClientStream) =>
-      unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
-    // Our accepted stream unlisted while the node lists streams we never opened: another live
-    // requester answers heartbeats under our id, and the node dropped ours on its answer.
-    const foreign = unknown.length > 0;
-    for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
-      stream.noteUnlisted();
-      if (foreign) {
+    if (repeated) {
+      // A stream we answered as unknown is still listed: another requester answering under
+      // our id keeps it alive, and its answers drop ours. Say so now, for every stream here.
+      for (const stream of [...record.streams]) {
+        if (stream.acceptedAt === undefined) continue;
         this.#broken(
           stream,
-          new DuplicateRequesterIdError(this.#options.nodeId, stream.nodeId, stream.streamId),
+          this.#twinError(stream, "a stream it never opened stayed listed after it said so"),
+          "error",
+        );
+      }
+      return;
+    }
+    const graceOf = (stream: ClientStream) =>
+      unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
+    // Unlisted soon after the node listed streams we never opened: dropped on a twin's answer.
+    const twin = this.#twins.foreignSince(heartbeat.computeNodeId, now - 2 * heartbeatIntervalMs);
+    for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
+      stream.noteUnlisted();
+      if (twin) {
+        this.#broken(
+          stream,
+          this.#twinError(
+            stream,
+            "it dropped this stream right after listing streams it never opened",
+          ),
           "error",
         );
         continue;
@@ -570,6 +589,14 @@ export class LogStreamClient {
         "compute_node_lost",
       );
     }
+  }
+
+  #twinError(stream: ClientStream, evidence: string): DuplicateRequesterIdError {
+    return new DuplicateRequesterIdError(
+      this.#options.nodeId,
+      stream.nodeId,
+      `compute node ${stream.nodeId} (stream ${stream.streamId}): ${evidence}`,
+    );
   }
 
   #startSweep(): void {
@@ -609,9 +636,10 @@ export class LogStreamClient {
           record.lastHeardAt = Math.min(now, record.lastHeardAt + lateMs);
         }
       }
-      // Long enough for a compute node to give us up (by default after 2 missed heartbeats):
-      // remembered, so that a silence that starts here is reported as our stall first.
-      if (lateMs >= 2 * this.#options.heartbeatIntervalMs) {
+      // Long enough for a heartbeat to go unanswered (a compute node gives a requester up after
+      // 2 by default, the second one interval and a timeout after the first): remembered, so that
+      // a silence that starts here is reported as our stall first.
+      if (lateMs >= this.#options.heartbeatIntervalMs) {
         this.#lastStall = { endedAt: now, ms: Math.round(lateMs) };
       }
       // An event loop late on every run (sustained overload) must not defer judgement forever:
@@ -631,12 +659,29 @@ export class LogStreamClient {
         stall !== undefined &&
         record.lastHeardAt !== undefined &&
         record.lastHeardAt <= stall.endedAt + this.#options.heartbeatIntervalMs / 2;
+      // Silent soon after listing streams we never opened: a twin's answers dropped ours, and
+      // with none left for this id the node stopped heartbeating it.
+      const twin = this.#twins.foreignSince(
+        record.nodeId,
+        (record.lastHeardAt ?? now) - 2 * this.#options.heartbeatIntervalMs,
+      );
       for (const stream of [...record.streams]) {
         if (stream.acceptedAt === undefined) continue; // pending: the accept timeout decides
         if (ourStall) {
           this.#broken(
             stream,
             new RequesterStalledError(record.nodeId, stall.ms, silentFor),
+            "error",
+          );
+          continue;
+        }
+        if (twin) {
+          this.#broken(
+            stream,
+            this.#twinError(
+              stream,
+              `it went silent (${silentFor} ms) right after listing streams it never opened: it stops heartbeating a requester id once a twin's answers dropped all of its streams`,
+            ),
             "error",
           );
           continue;

@@ -7,8 +7,8 @@
 import { RequesterLostError } from "@tailwire/protocol";
 
 /**
- * This requester was stalled for at least two heartbeat intervals (long enough for a compute node
- * to give it up) and the compute node has been silent since: from here the two cannot be told
+ * This requester was stalled for at least a heartbeat interval (long enough for a compute node to
+ * give it up) and the compute node has been silent since: from here the two cannot be told
  * apart, but a released stream is by far the likelier, so the message says so first.
  */
 export class RequesterStalledError extends RequesterLostError {
@@ -26,16 +26,17 @@ export class RequesterStalledError extends RequesterLostError {
 }
 
 /**
- * Another live requester answers heartbeats under this requester's node id: a compute node then
- * drops the streams each one does not know (unknown_to_requester), and both lose streams.
+ * Another live requester answers heartbeats under this requester's node id (TwinWatch): a compute
+ * node then drops the streams each one does not know (unknown_to_requester), and both lose
+ * streams. `evidence` says what was seen, for the message.
  */
 export class DuplicateRequesterIdError extends RequesterLostError {
   readonly requesterNodeId: string;
   readonly computeNodeId: string;
 
-  constructor(requesterNodeId: string, computeNodeId: string, streamId: string) {
+  constructor(requesterNodeId: string, computeNodeId: string, evidence: string) {
     super(
-      `another requester is using requester id ${JSON.stringify(requesterNodeId)}: compute node ${computeNodeId} dropped stream ${streamId} after that requester answered its heartbeat (it lists streams this one never opened); give every requester process its own id`,
+      `another requester is most likely using requester id ${JSON.stringify(requesterNodeId)}: ${evidence}; two live requesters with one id make compute nodes drop each other's streams: give every requester process its own id`,
     );
     this.requesterNodeId = requesterNodeId;
     this.computeNodeId = computeNodeId;

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { constants } from "node:os";
 import { captureProcess, FileLogStore } from "@tailwire/compute";
@@ -10,8 +11,15 @@ import { parseSize } from "../sizes.js";
 
 interface ExecOptions {
   dataDir: string;
-  executionId: string;
+  executionId?: string;
   maxLogBytes?: number;
+  tee?: boolean;
+}
+
+/** `exec-20261201-203455-9f2c`: sortable by start time, unique enough for one data dir. */
+export function generateExecutionId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `exec-${stamp}-${randomBytes(2).toString("hex")}`;
 }
 
 export function registerExec(program: Command, logger: () => CliLogger): void {
@@ -21,7 +29,14 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
       "run a command and capture its stdout and stderr, line by line, into DIR: a compute node serving DIR streams it while it runs. Exits with the command's exit code (128+N when killed by signal N, 127 when it cannot be started)",
     )
     .requiredOption("--data-dir <dir>", "the log directory (the compute node's --data-dir)")
-    .requiredOption("--execution-id <id>", "the execution's id: [A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+    .option(
+      "--execution-id <id>",
+      "the execution's id: [A-Za-z0-9][A-Za-z0-9._-]{0,199} (default: a generated one, printed)",
+    )
+    .option(
+      "--tee",
+      "also copy the command's stdout and stderr to this terminal (tailwire's own lines then go to stderr)",
+    )
     .option(
       "--max-log-bytes <size>",
       'the most this execution\'s log keeps on disk, oldest lines removed first ("10MB", "1GiB", "unlimited"; default 64MiB)',
@@ -32,11 +47,12 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
     .passThroughOptions()
     .action(async (command: string, args: string[], options: ExecOptions) => {
       const log = logger();
-      if (!isExecutionId(options.executionId)) {
-        throw new CliError(
-          EXIT.USAGE,
-          `invalid execution id ${JSON.stringify(options.executionId)}`,
-        );
+      const executionId = options.executionId ?? generateExecutionId();
+      // With --tee stdout is the command's own output, exactly; our lines go to stderr.
+      const say = (text: string) =>
+        (options.tee ? process.stderr : process.stdout).write(`${text}\n`);
+      if (!isExecutionId(executionId)) {
+        throw new CliError(EXIT.USAGE, `invalid execution id ${JSON.stringify(executionId)}`);
       }
       // The store-wide budget and age are the compute node's (tailwire compute): no sweep here.
       let store: FileLogStore;
@@ -49,10 +65,10 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
       } catch (error) {
         throw new CliError(EXIT.USAGE, `--max-log-bytes: ${(error as Error).message}`);
       }
-      if (await exists(store.logPath(options.executionId))) {
+      if (await exists(store.logPath(executionId))) {
         throw new CliError(
           EXIT.USAGE,
-          `execution ${options.executionId} already exists in ${store.dir}: pick another --execution-id`,
+          `execution ${executionId} already exists in ${store.dir}: pick another --execution-id`,
         );
       }
       const abort = new AbortController();
@@ -61,26 +77,22 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
         log.info({ signal }, "stopping the command");
         abort.abort(signal);
       });
-      await store.create(options.executionId);
-      log.info(
-        { executionId: options.executionId, dir: store.dir, command, args },
-        "execution started",
-      );
-      process.stdout.write(
-        `execution ${options.executionId} started: ${[command, ...args].join(" ")}\n`,
-      );
+      await store.create(executionId);
+      log.info({ executionId, dir: store.dir, command, args }, "execution started");
+      say(`execution ${executionId} started: ${[command, ...args].join(" ")}`);
       try {
-        const result = await captureProcess(store, options.executionId, command, args, {
+        const result = await captureProcess(store, executionId, command, args, {
           signal: abort.signal,
+          ...(options.tee ? { tee: { stdout: process.stdout, stderr: process.stderr } } : {}),
         });
         const code =
           result.exitCode ??
           (result.signal === null ? EXIT.INTERNAL : 128 + (signalNumber(result.signal) ?? 0));
-        log.info({ executionId: options.executionId, ...result }, "execution completed");
-        process.stdout.write(
-          `execution ${options.executionId} completed: ${
+        log.info({ executionId, ...result }, "execution completed");
+        say(
+          `execution ${executionId} completed: ${
             result.exitCode === null ? `killed by ${result.signal}` : `exit code ${result.exitCode}`
-          }\n`,
+          }`,
         );
         process.exitCode = code;
       } catch (error) {

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { Writable } from "node:stream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { isExecutionId, isNodeId, type LogStreamName } from "@tailwire/protocol";
 import {
   DEFAULTS,
+  InternalError,
   isRemovedNotice,
   type LogEntry,
   LogStreamClient,
@@ -13,7 +15,15 @@ import { addNatsOptions, connectNats, type NatsCliOptions } from "../connection.
 import { CliError, EXIT, exitCodeOf, exitCodeTable } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { colorEnabled, palette, writeLine } from "../output.js";
-import { nonNegativeInteger, positiveInteger, sinceArgument } from "../parse.js";
+import {
+  durationArgument,
+  nonNegativeInteger,
+  positiveInteger,
+  sinceArgument,
+  streamsArgument,
+  TAIL_ALL,
+  tailArgument,
+} from "../parse.js";
 import { removedNoticeJson, removedNoticeText } from "../removed-notice.js";
 import { onTerminate } from "../signals.js";
 
@@ -22,10 +32,13 @@ interface LogsOptions extends NatsCliOptions {
   follow?: boolean;
   tail?: number;
   since?: number;
+  until?: number;
   timestamps?: boolean;
-  stream?: LogStreamName;
+  stream?: LogStreamName[];
   fromSeq?: number;
   json?: boolean;
+  exitCode?: boolean;
+  reconnectWindow: number;
   color: boolean;
   requesterId: string;
   heartbeatIntervalMs: number;
@@ -43,22 +56,48 @@ export function registerLogs(program: Command, logger: () => CliLogger): void {
     .argument("<execution-id>", "the execution")
     .requiredOption("--node <node-id>", "the compute node that ran it")
     .option("-f, --follow", "keep printing new lines until the execution completes")
-    .option("--tail <n>", "only the last N lines (0 = only new lines)", nonNegativeInteger)
+    .option(
+      "-n, --tail <n>",
+      'only the last N lines (0 = only new lines; "all" or -1 = every line, the default)',
+      tailArgument,
+    )
     .option(
       "--since <when>",
-      'only lines captured since a time: a duration back from now ("10m", "1h30m") or RFC 3339',
+      'only lines captured since a time: a duration back from now ("10m", "1h30m"), RFC 3339 or a unix timestamp',
       sinceArgument,
     )
-    .option("--timestamps", "prefix every line with its capture time (RFC 3339, UTC)")
-    .addOption(
-      new Option("--stream <name>", "only this output stream").choices(["stdout", "stderr"]),
+    .option(
+      "--until <when>",
+      "only lines captured before a time (same forms as --since); with -f, stop there",
+      sinceArgument,
+    )
+    .option("-t, --timestamps", "prefix every line with its capture time (RFC 3339, UTC)")
+    .option(
+      "--stream <name>",
+      "only this output stream: stdout or stderr (repeatable, or comma-separated)",
+      streamsArgument,
     )
     .option(
       "--from-seq <n>",
       "only lines after this sequence number (resume; takes precedence over --tail)",
       nonNegativeInteger,
     )
-    .option("--json", "print every line as one JSON object on stdout: {seq, stream, time, line}")
+    .option(
+      "--json",
+      'print every line as one JSON object on stdout: {seq, stream, time, line}; the last record is {"type":"end","executionId","exitCode","lastSeq"}',
+    )
+    .option(
+      "--exit-code",
+      `exit with the execution's exit code once the stream ends (${EXIT.NO_EXIT_CODE} when it has none: still running, killed by a signal)`,
+    )
+    .addOption(
+      new Option(
+        "--reconnect-window <duration>",
+        `how long to wait for a lost NATS connection to come back before giving up (exit ${EXIT.NATS_UNAVAILABLE})`,
+      )
+        .argParser(durationArgument)
+        .default(30_000, "30s"),
+    )
     .option(
       "--no-color",
       "never colour (default: colour when the output is a terminal; NO_COLOR honoured)",
@@ -102,15 +141,19 @@ Exit codes:
 ${exitCodeTable()}
 
 Examples:
-  tailwire logs job-42 --node compute-1 --tail 20 -f
-  tailwire logs job-42 --node compute-1 --since 10m --stream stderr --timestamps
-  tailwire logs job-42 --node compute-1 --from-seq 1200 --json | jq .line`,
+  tailwire logs job-42 --node compute-1 -n 20 -f
+  tailwire logs job-42 --node compute-1 --since 10m --until 5m --stream stderr -t
+  tailwire logs job-42 --node compute-1 -f --exit-code && echo "job-42 succeeded"
+  tailwire logs job-42 --node compute-1 --from-seq 1200 --json | jq -r 'select(.seq) | .line'`,
     );
   addNatsOptions(command, nonNegativeInteger);
   command.action(async (executionId: string, options: LogsOptions) => {
     process.exitCode = await runLogs(executionId, options, logger());
   });
 }
+
+/** Why this command stopped its stream itself (and what it exits with then). */
+type StoppedBy = "SIGINT" | "SIGTERM" | "EPIPE" | "UNTIL" | "NATS";
 
 async function runLogs(
   executionId: string,
@@ -124,10 +167,15 @@ async function runLogs(
   if (!isNodeId(options.requesterId)) {
     throw new CliError(EXIT.USAGE, `invalid requester id ${JSON.stringify(options.requesterId)}`);
   }
+  if (options.until !== undefined && options.since !== undefined && options.until < options.since)
+    throw new CliError(EXIT.USAGE, "--until is before --since: no line can match");
   const log = logger.child({ requesterId: options.requesterId });
   let client: LogStreamClient;
+  // Reconnect for as long as the window allows; the watch below decides when to give up, so the
+  // window is one clear option instead of attempts × wait.
   const nc = await connectNats(options, `tailwire logs ${options.requesterId}`, {
-    maxReconnectAttempts: 10,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
   });
   try {
     client = new LogStreamClient({
@@ -149,21 +197,24 @@ async function runLogs(
   }
 
   const abort = new AbortController();
-  let interruptedBy: "SIGINT" | "SIGTERM" | "EPIPE" | undefined;
-  const off = onTerminate((signal) => {
-    interruptedBy = signal;
-    abort.abort(signal);
-  });
+  let stoppedBy: StoppedBy | undefined;
+  const stop = (why: StoppedBy) => {
+    stoppedBy ??= why;
+    abort.abort(why);
+  };
+  const off = onTerminate(stop);
+  const natsWatch = watchNatsConnection(nc, options.reconnectWindow, () => stop("NATS"));
+  const untilTimer =
+    options.follow && options.until !== undefined
+      ? setTimeout(() => stop("UNTIL"), Math.max(0, options.until - Date.now()))
+      : undefined;
   const colors = {
     out: palette(options.color && colorEnabled(process.stdout)),
     err: palette(options.color && colorEnabled(process.stderr)),
   };
   const onPipeError = (error: NodeJS.ErrnoException) => {
     // `tailwire logs ... | head`: the reader went away. Stop the stream, quietly.
-    if (error.code === "EPIPE") {
-      interruptedBy ??= "EPIPE";
-      abort.abort("EPIPE");
-    }
+    if (error.code === "EPIPE") stop("EPIPE");
   };
   process.stdout.on("error", onPipeError);
   process.stderr.on("error", onPipeError);
@@ -184,14 +235,17 @@ async function runLogs(
       executionId,
       signal: abort.signal,
       ...(options.follow ? { follow: true } : {}),
-      ...(options.tail === undefined ? {} : { tail: options.tail }),
+      ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
       ...(options.since === undefined ? {} : { since: options.since }),
-      ...(options.stream === undefined ? {} : { streams: [options.stream] }),
+      ...(options.stream === undefined || options.stream.length === 0
+        ? {}
+        : { streams: options.stream }),
       ...(options.fromSeq === undefined ? {} : { fromSeq: options.fromSeq }),
     });
     log.info({ streamId: stream.streamId, node: options.node, executionId }, "stream requested");
     // A batch's consecutive lines for the same output go in one write: a big log prints at
     // NATS speed instead of one write call per line, and stdout/stderr keep their interleaving.
+    let lastSeq: number | undefined;
     for await (const batch of stream.batches()) {
       if (isRemovedNotice(batch)) {
         // Lines retention removed: said where they would have been, never skipped in silence.
@@ -202,6 +256,11 @@ async function runLogs(
       let pending = "";
       let pendingOut: Writable = process.stdout;
       for (const entry of batch) {
+        // --until: lines come in capture order, so the first one after it ends the stream.
+        if (options.until !== undefined && entry.time > options.until) {
+          stop("UNTIL");
+          break;
+        }
         const out = options.json || entry.stream === "stdout" ? process.stdout : process.stderr;
         if (out !== pendingOut && pending !== "") {
           await writeLine(pendingOut, pending);
@@ -209,28 +268,111 @@ async function runLogs(
         }
         pendingOut = out;
         pending += format(entry);
+        lastSeq = entry.seq;
       }
       if (pending !== "") await writeLine(pendingOut, pending);
+      if (stoppedBy === "UNTIL") break;
     }
     log.info({ exitCode: stream.exitCode, lastSeq: stream.lastSeq }, "stream completed");
+    if (stoppedBy === "UNTIL") {
+      code = options.exitCode ? EXIT.NO_EXIT_CODE : EXIT.OK;
+    } else {
+      code = await reportEnd(
+        executionId,
+        stream.exitCode ?? null,
+        stream.lastSeq ?? lastSeq,
+        options,
+      );
+    }
   } catch (error) {
-    code = reportFailure(error, interruptedBy, options);
+    code = reportFailure(error, stoppedBy, options, nc.isClosed());
   } finally {
     off();
+    natsWatch.stop();
+    clearTimeout(untilTimer);
     await client.close(); // cancels the stream on the compute node if it is still open
     await nc.close().catch(() => {});
   }
   return code;
 }
 
+/**
+ * The end of a stream, said: the execution's exit code on stderr (an end record on stdout with
+ * --json), and the exit code of this command (the execution's with --exit-code).
+ */
+async function reportEnd(
+  executionId: string,
+  exitCode: number | null,
+  lastSeq: number | undefined,
+  options: LogsOptions,
+): Promise<number> {
+  if (options.json) {
+    const end = { type: "end", executionId, exitCode, lastSeq: lastSeq ?? null };
+    await writeLine(process.stdout, `${JSON.stringify(end)}\n`);
+  } else if (exitCode !== null) {
+    const c = palette(options.color && colorEnabled(process.stderr));
+    const text = `tailwire logs: execution ${executionId} exited with code ${exitCode}`;
+    await writeLine(process.stderr, `${exitCode === 0 ? c.dim(text) : c.red(text)}\n`);
+  } else if (options.follow) {
+    // -f ends only when the execution completed: it did, without an exit code.
+    await writeLine(
+      process.stderr,
+      `tailwire logs: execution ${executionId} ended without an exit code (killed by a signal, or it could not start)\n`,
+    );
+  }
+  if (!options.exitCode) return EXIT.OK;
+  return exitCode ?? EXIT.NO_EXIT_CODE;
+}
+
+/**
+ * Watches the NATS connection: when it is lost and not back within `windowMs`, calls `onLost`.
+ * (nats.js reconnects on its own, forever here; this is the one place that decides to give up.)
+ */
+function watchNatsConnection(
+  nc: NatsConnection,
+  windowMs: number,
+  onLost: () => void,
+): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const status = nc.status();
+  void (async () => {
+    for await (const event of status) {
+      if (event.type === "disconnect" && timer === undefined) {
+        timer = setTimeout(onLost, windowMs);
+      } else if (event.type === "reconnect") {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+    }
+  })().catch(() => {});
+  return {
+    stop() {
+      clearTimeout(timer);
+      // nats.js's status iterator has stop() (not in its AsyncIterable type); close() ends it too.
+      (status as { stop?: () => void }).stop?.();
+    },
+  };
+}
+
 function reportFailure(
   error: unknown,
-  interruptedBy: string | undefined,
+  stoppedBy: StoppedBy | undefined,
   options: LogsOptions,
+  natsClosed: boolean,
 ): number {
-  if (interruptedBy === "SIGINT") return EXIT.SIGINT;
-  if (interruptedBy === "SIGTERM") return EXIT.SIGTERM;
-  if (interruptedBy === "EPIPE") return EXIT.OK;
+  if (stoppedBy === "SIGINT") return EXIT.SIGINT;
+  if (stoppedBy === "SIGTERM") return EXIT.SIGTERM;
+  if (stoppedBy === "EPIPE") return EXIT.OK;
+  // -f --until: the time came before the execution ended; the stream was cancelled for it.
+  if (stoppedBy === "UNTIL") return options.exitCode ? EXIT.NO_EXIT_CODE : EXIT.OK;
+  if (stoppedBy === "NATS" || (natsClosed && error instanceof InternalError)) {
+    const window =
+      stoppedBy === "NATS" ? ` and it was not back within ${options.reconnectWindow / 1000} s` : "";
+    process.stderr.write(
+      `tailwire logs: NATS_UNAVAILABLE: lost the connection to NATS (${options.nats})${window}; the stream was given up (--reconnect-window sets how long to wait)\n`,
+    );
+    return EXIT.NATS_UNAVAILABLE;
+  }
   if (error instanceof TailwireError) {
     const hint =
       error.code === "NODE_UNREACHABLE"

@@ -144,16 +144,21 @@ describe("changeset version on a copy of the workspace", () => {
     expectPrivateUntouched(outcome);
   });
 
-  it("testkit is versioned on its own", async () => {
+  it("testkit is versioned on its own; the CLI that ships it follows at a patch", async () => {
     const outcome = await version({ fixtures: { "@tailwire/testkit": "minor" } });
     expect(outcome.versions["@tailwire/testkit"]).toBe(
       bumped(before("@tailwire/testkit"), "minor"),
     );
-    for (const name of FIXED) expect(outcome.versions[name], name).toBe(before(name));
-    expect(outcome.changed.filter((f) => f.startsWith("packages/")).sort()).toEqual([
-      "packages/testkit/CHANGELOG.md",
-      "packages/testkit/package.json",
-    ]);
+    // @tailwire/cli depends on testkit (`tailwire server` is its NatsServer): a 0.x minor leaves
+    // the CLI's ^range, so the CLI is released at a patch, and the fixed group with it.
+    for (const name of FIXED) expect(outcome.versions[name], name).toBe(fixedVersion("patch"));
+    const cli = readPackageJson(join(repo, "packages/cli/package.json"));
+    expect(cli.dependencies?.["@tailwire/testkit"]).toBe("workspace:^");
+    const changelog = await readFile(join(repo, "packages/cli/CHANGELOG.md"), "utf8");
+    expect(changelog).toContain(
+      `@tailwire/testkit@${bumped(before("@tailwire/testkit"), "minor")}`,
+    );
+    expectPrivateUntouched(outcome);
   });
 
   it("the highest bump wins across changesets (major: dropping a wire version)", async () => {

@@ -2,18 +2,18 @@
 // which publishes every package with pnpm) run on a copy of the workspace against a real npm
 // registry (Verdaccio on 127.0.0.1, registry.ts), then the published packages installed the
 // way people install them, in clean folders with npm and nothing global touched:
-// - `npm i -g @tailwire/cli`: `tailwire --help`, and the installed binary captures a job
-//   (`exec`), serves it (`compute`) and streams it (`logs`) through a real nats-server;
+// - `npm i -g @tailwire/cli`: `tailwire --help`, and the installed binary runs a nats-server
+//   (`server`), captures a job (`exec`), serves it (`compute`) and streams it (`logs`);
 // - `npm init -y && npm i @tailwire/requester @nats-io/transport-node`: the requester README's
 //   program runs (against that compute node), and the package loads from every module kind:
 //   require() from CommonJS, import from ESM, and TypeScript .cts/.mts under NodeNext and
 //   Bundler resolution (type-checked; the NodeNext output run).
-// One publish, two installs: the whole file takes about a minute, most of it npm.
+// One publish, two installs: the whole file takes about 40 s, most of it the publish and npm.
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NatsServer, NodeProcess } from "@tailwire/testkit";
+import { NodeProcess } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readmeBlocks } from "./readme.js";
 import { npmEnv, type Registry, startRegistry } from "./registry.js";
@@ -25,7 +25,8 @@ const TSC = [process.execPath, join(ROOT, "node_modules", "typescript", "bin", "
 let work: string;
 let registry: Registry | undefined;
 let env: NodeJS.ProcessEnv;
-let nats: NatsServer | undefined;
+/** The installed `tailwire server`'s URL: the NATS every installed program here talks to. */
+let natsUrl: string;
 let releaseRepo: string;
 /** name → version, as `changeset version` left them. */
 const released: Record<string, string> = {};
@@ -142,12 +143,10 @@ beforeAll(async () => {
   await timed("changeset publish", () =>
     run([...CHANGESET, "publish"], { cwd: releaseRepo, env: { ...env, PATH }, timeoutMs: 240_000 }),
   );
-  nats = await NatsServer.start();
 }, 600_000);
 
 afterAll(async () => {
   await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGTERM", 5000)));
-  await nats?.stop();
   await registry?.stop();
   if (work) await rm(work, { recursive: true, force: true });
   console.info("release timings (ms):", timings);
@@ -192,6 +191,16 @@ describe("npm i -g @tailwire/cli on a clean machine", () => {
     );
     installLog = stderr;
     bin = join(env.npm_config_prefix!, "bin", "tailwire");
+    // The installed CLI's own embedded nats-server (a nats-server binary must be on PATH).
+    const server = await NodeProcess.start({
+      script: bin,
+      args: ["server"],
+      env,
+      readyLine: "nats-server ready at",
+      readyTimeoutMs: 20_000,
+    });
+    started.push(server);
+    natsUrl = /nats:\/\/127\.0\.0\.1:\d+/.exec(server.stdoutLines.join("\n"))![0];
   }, 300_000);
 
   it("gives a working tailwire: --help and --version", async () => {
@@ -226,7 +235,7 @@ describe("npm i -g @tailwire/cli on a clean machine", () => {
     }
   });
 
-  it("the installed binary captures a job, serves it and streams it through NATS", async () => {
+  it("the installed binary runs a nats-server, captures a job, serves it and streams it", async () => {
     const dataDir = join(work, "compute-data");
     const job = await run(
       [
@@ -247,7 +256,7 @@ describe("npm i -g @tailwire/cli on a clean machine", () => {
     expect(String(job)).toContain("exit code 3");
     const compute = await NodeProcess.start({
       script: bin,
-      args: ["compute", "--node-id", "compute-1", "--data-dir", dataDir, "--nats", nats!.url],
+      args: ["compute", "--node-id", "compute-1", "--data-dir", dataDir, "--nats", natsUrl],
       env,
       readyLine: "compute node compute-1 ready",
       readyTimeoutMs: 20_000,
@@ -255,13 +264,42 @@ describe("npm i -g @tailwire/cli on a clean machine", () => {
     started.push(compute);
     const logs = await NodeProcess.start({
       script: bin,
-      args: ["logs", "job-42", "--node", "compute-1", "--nats", nats!.url],
+      args: ["logs", "job-42", "--node", "compute-1", "--nats", natsUrl],
       env: { ...env, NO_COLOR: "1" },
     });
     const status = await logs.waitForExit(20_000);
     expect(status, logs.output()).toEqual({ code: 0, signal: null });
     expect(logs.stdoutLines).toEqual(["hello from job-42"]);
-    expect(logs.stderrLines).toContain("a warning");
+    expect(logs.stderrLines).toEqual([
+      "a warning",
+      "tailwire logs: execution job-42 exited with code 3",
+    ]);
+  }, 60_000);
+
+  it("the installed binary takes the kubectl/docker spellings and reports the job's exit code", async () => {
+    const logs = async (...more: string[]) => {
+      const proc = await NodeProcess.start({
+        script: bin,
+        args: ["logs", "job-42", "--node", "compute-1", "--nats", natsUrl, ...more],
+        env: { ...env, NO_COLOR: "1" },
+      });
+      return { ...(await proc.waitForExit(20_000)), out: proc.stdoutLines, err: proc.stderrLines };
+    };
+    const json = await logs("-n", "all", "--stream", "stdout", "--stream", "stderr", "--json");
+    const records = json.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r["line"] ?? r["type"])).toEqual([
+      "hello from job-42",
+      "a warning",
+      "end",
+    ]);
+    expect(records.at(-1)).toMatchObject({ executionId: "job-42", exitCode: 3 });
+    const first = records[0] as { time: number };
+    const exitCode = await logs("--exit-code", "-t", "--since", String(first.time / 1000));
+    expect(exitCode.code).toBe(3);
+    expect(exitCode.out).toEqual([`${new Date(first.time).toISOString()} hello from job-42`]);
+    // Nothing before the first line; the stream stops at the first line after --until.
+    const before = await logs("--until", new Date(first.time - 1).toISOString(), "--json");
+    expect(before).toMatchObject({ code: 0, out: [] });
   }, 60_000);
 });
 
@@ -290,7 +328,7 @@ describe("npm init -y && npm i @tailwire/requester @nats-io/transport-node", () 
     expect(program).toContain('nodeId: "compute-1", executionId: "job-42"');
     // The README connects to the default local server; this test's server has its own port.
     const script = join(project, "readme.mjs");
-    await writeFile(script, program.replace("nats://127.0.0.1:4222", nats!.url));
+    await writeFile(script, program.replace("nats://127.0.0.1:4222", natsUrl));
     const proc = await NodeProcess.start({ script, cwd: project, env });
     const status = await proc.waitForExit(20_000);
     expect(status, proc.output()).toEqual({ code: 0, signal: null });
