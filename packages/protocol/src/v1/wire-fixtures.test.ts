@@ -67,9 +67,9 @@ describe("wire-exact v1 fixtures", () => {
     // frame holding a line with a newline, a partial frame and its continuation.
     expect(data.some((m) => hasBody(m) && frame(m).firstSeq !== undefined)).toBe(true);
     expect(data.some((m) => hasBody(m) && frame(m).seq !== undefined)).toBe(true);
-    expect(
-      data.some((m) => !hasBody(m) && frame(m).line.some((line) => line.includes("\n"))),
-    ).toBe(true);
+    expect(data.some((m) => !hasBody(m) && frame(m).line.some((line) => line.includes("\n")))).toBe(
+      true,
+    );
     expect(data.some((m) => frame(m).partial === true)).toBe(true);
     // An Error without n (a rejection) and one with n (a stream's last frame).
     const errors = messages.filter((m) => m.message.type === MessageType.Error);
