@@ -484,7 +484,7 @@ class PlayedComputeNode {
     this.#end(served, lastSeq, exitCode);
     await windowOf(50); // the End reaches the requester before the next question
     const second = await this.#heartbeat(link, [...link.open.keys(), served.streamId]);
-    const ok2 = second !== undefined && second.unknownStreamIds.includes(served.streamId);
+    const ok2 = second?.unknownStreamIds.includes(served.streamId) === true;
     this.recorder.check(
       "R-HEARTBEAT-ANSWER",
       ok2,
