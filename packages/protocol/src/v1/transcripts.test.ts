@@ -36,7 +36,9 @@ function decoderOf(step: Step): ((bytes: Uint8Array) => unknown) | undefined {
 
 describe("conformance transcripts", () => {
   it("the committed files are exactly what our encoders build", () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(files).toEqual(built.map((t) => `${t.name}.json`).sort());
     for (const t of built) {
       expect(readFileSync(new URL(`${t.name}.json`, dir), "utf8"), t.name).toBe(serialise(t));
@@ -49,13 +51,28 @@ describe("conformance transcripts", () => {
     );
     const rejections = built.find((t) => t.name === "rejections")!;
     const codes = rejections.exchanges.flatMap((e) =>
-      e.steps.filter((s) => s.payload?.includes(MessageType.Error)).map((s) => JSON.parse(s.payload!).code),
+      e.steps
+        .filter((s) => s.payload?.includes(MessageType.Error))
+        .map((s) => JSON.parse(s.payload!).code),
     );
     // Every code a compute node answers a request with.
     expect(new Set(codes)).toEqual(
-      new Set(["EXECUTION_NOT_FOUND", "BAD_REQUEST", "UNSUPPORTED_VERSION", "TAIL_TOO_LARGE", "DUPLICATE_STREAM", "TOO_MANY_STREAMS", "TOO_MANY_REQUESTER_STREAMS", "RATE_LIMITED", "PAYLOAD_TOO_LARGE", "GOING_AWAY"]),
+      new Set([
+        "EXECUTION_NOT_FOUND",
+        "BAD_REQUEST",
+        "UNSUPPORTED_VERSION",
+        "TAIL_TOO_LARGE",
+        "DUPLICATE_STREAM",
+        "TOO_MANY_STREAMS",
+        "TOO_MANY_REQUESTER_STREAMS",
+        "RATE_LIMITED",
+        "PAYLOAD_TOO_LARGE",
+        "GOING_AWAY",
+      ]),
     );
-    expect(rejections.exchanges.filter((e) => e.steps.some((s) => s.expect === "nothing")).length).toBeGreaterThanOrEqual(4);
+    expect(
+      rejections.exchanges.filter((e) => e.steps.some((s) => s.expect === "nothing")).length,
+    ).toBeGreaterThanOrEqual(4);
   });
 
   for (const t of built) {
@@ -91,9 +108,14 @@ describe("conformance transcripts", () => {
           }
           if (frame.type === MessageType.Data) {
             expect(step.bytes, where).toBeLessThanOrEqual(accepted!.maxFrameBytes);
-            if (step.credit) expect(step.credit.sent, where).toBeLessThanOrEqual(step.credit.window + step.credit.granted);
+            if (step.credit)
+              expect(step.credit.sent, where).toBeLessThanOrEqual(
+                step.credit.window + step.credit.granted,
+              );
             // The line form exactly when a line holds a newline.
-            expect(step.payload!.includes("\n"), where).toBe(!frame.line.some((l) => l.includes("\n")));
+            expect(step.payload!.includes("\n"), where).toBe(
+              !frame.line.some((l) => l.includes("\n")),
+            );
           }
         }
       }
@@ -113,17 +135,25 @@ describe("conformance transcripts", () => {
         thrown = (error as { code: string }).code;
       }
       const byDecoder = ["BAD_REQUEST", "UNSUPPORTED_VERSION", "PAYLOAD_TOO_LARGE"];
-      const semantic = exchange.title.includes("heartbeatSubject") || exchange.title.includes("targetPeerId");
+      const semantic =
+        exchange.title.includes("heartbeatSubject") || exchange.title.includes("targetPeerId");
       expect(thrown, exchange.title).toBe(byDecoder.includes(code) && !semantic ? code : undefined);
     }
   });
 
   it("split-line: the parts join back into the whole line, cut between code points", () => {
     const split = built.find((t) => t.name === "split-line")!;
-    const frames = split.exchanges[0]!.steps.filter((s) => s.payload?.startsWith(`{"type":"${MessageType.Data}"`)).map((s) => decodeFrame(bytesOf(s)));
+    const frames = split.exchanges[0]!.steps.filter((s) =>
+      s.payload?.startsWith(`{"type":"${MessageType.Data}"`),
+    ).map((s) => decodeFrame(bytesOf(s)));
     const parts = frames.map((f) => (f.type === MessageType.Data ? f : undefined)!);
     expect(parts.map((p) => p.partial === true)).toEqual([true, true, true, true, false]);
-    const joined = parts[0]!.line[1]! + parts.slice(1).map((p) => p.line[0]!).join("");
+    const joined =
+      parts[0]!.line[1]! +
+      parts
+        .slice(1)
+        .map((p) => p.line[0]!)
+        .join("");
     expect(joined).toBe("ü€😀a".repeat(150));
     expect(Buffer.byteLength(joined)).toBe(1500);
   });

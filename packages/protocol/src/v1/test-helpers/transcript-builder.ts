@@ -56,51 +56,101 @@ const V = (name: keyof typeof VARS) => `{${name}}`;
 export const SUBJECT = {
   request: `node.compute.${V("computeNodeId")}.ExecutionLogs/v1`,
   control: `node.compute.${V("computeNodeId")}.ExecutionLogsControl/v1`,
-  inbox: (stream: "streamId" | "streamId2" = "streamId") => `_TW.${V("requesterNodeId")}.s.${V(stream)}`,
+  inbox: (stream: "streamId" | "streamId2" = "streamId") =>
+    `_TW.${V("requesterNodeId")}.s.${V(stream)}`,
   heartbeat: `_TW.${V("requesterNodeId")}.hb`,
 };
 
 // The subjects with the example values, checked against subjects.ts so they cannot drift.
 export const concreteSubject = (subject: string): string =>
   subject.replace(/\{(\w+)\}/g, (_m, name: string) => VARS[name as keyof typeof VARS]);
-if (concreteSubject(SUBJECT.request) !== subjects.request(VARS.computeNodeId)) throw new Error("subject drift");
+if (concreteSubject(SUBJECT.request) !== subjects.request(VARS.computeNodeId))
+  throw new Error("subject drift");
 
 /** A request with the example ids. */
-export function request(fields: Partial<LogRequest> & { executionId: string }, streamId = VARS.streamId): LogRequest {
+export function request(
+  fields: Partial<LogRequest> & { executionId: string },
+  streamId = VARS.streamId,
+): LogRequest {
+  // executionId is placed where a requester writes it; the other fields override the defaults.
+  const { executionId, ...rest } = fields;
   return {
     type: MessageType.Request,
     sourcePeerId: VARS.requesterNodeId,
     targetPeerId: VARS.computeNodeId,
-    executionId: fields.executionId,
+    executionId,
     streamId,
     follow: false,
     heartbeatSubject: subjects.heartbeat(VARS.requesterNodeId),
     heartbeatIntervalMs: 5000,
     window: 65536,
-    ...fields,
+    ...rest,
   } as LogRequest;
 }
 
 export const message = (m: MessageV1): string => text(encode(m));
 
-export const accepted = (afterSeq: number, lastSeq: number, maxFrameBytes: number, streamId = VARS.streamId): string =>
-  message({ type: MessageType.Accepted, streamId, n: 0, computeNodeId: VARS.computeNodeId, afterSeq, lastSeq, maxFrameBytes });
+export const accepted = (
+  afterSeq: number,
+  lastSeq: number,
+  maxFrameBytes: number,
+  streamId = VARS.streamId,
+): string =>
+  message({
+    type: MessageType.Accepted,
+    streamId,
+    n: 0,
+    computeNodeId: VARS.computeNodeId,
+    afterSeq,
+    lastSeq,
+    maxFrameBytes,
+  });
 
-export const dataFrame = (n: number, entries: LogEntry[], partial = false, streamId = VARS.streamId): Uint8Array =>
-  encodeDataFrame(streamId, n, entries, partial);
+export const dataFrame = (
+  n: number,
+  entries: LogEntry[],
+  partial = false,
+  streamId = VARS.streamId,
+): Uint8Array => encodeDataFrame(streamId, n, entries, partial);
 
-export const end = (n: number, lastSeq: number, exitCode: number | null, streamId = VARS.streamId): string =>
-  message({ type: MessageType.End, streamId, n, lastSeq, exitCode });
+export const end = (
+  n: number,
+  lastSeq: number,
+  exitCode: number | null,
+  streamId = VARS.streamId,
+): string => message({ type: MessageType.End, streamId, n, lastSeq, exitCode });
 
 export const rejection = (code: ErrorCode, text: string, streamId = VARS.streamId): string =>
-  message({ type: MessageType.Error, streamId, code, message: text, retryable: ERROR_CODES[code].retryable });
+  message({
+    type: MessageType.Error,
+    streamId,
+    code,
+    message: text,
+    retryable: ERROR_CODES[code].retryable,
+  });
 
-export const control = (fields: { cancel?: string[]; credit?: { streamId: string; bytes: number }[] }): string =>
-  message({ type: MessageType.Control, sourcePeerId: VARS.requesterNodeId, ...fields });
+export const control = (fields: {
+  cancel?: string[];
+  credit?: { streamId: string; bytes: number }[];
+}): string => message({ type: MessageType.Control, sourcePeerId: VARS.requesterNodeId, ...fields });
 
-export const send = (from: Direction, subject: string, payload: string | Uint8Array, section: string, extra: Partial<Step> = {}): Step => {
+export const send = (
+  from: Direction,
+  subject: string,
+  payload: string | Uint8Array,
+  section: string,
+  extra: Partial<Step> = {},
+): Step => {
   const body = typeof payload === "string" ? payload : text(payload);
-  return { from, subject, ...(extra.reply ? { reply: extra.reply } : {}), payload: body, bytes: Buffer.byteLength(body), section, ...withoutReply(extra) };
+  return {
+    from,
+    subject,
+    ...(extra.reply ? { reply: extra.reply } : {}),
+    payload: body,
+    bytes: Buffer.byteLength(body),
+    section,
+    ...withoutReply(extra),
+  };
 };
 
 const withoutReply = ({ reply: _reply, ...rest }: Partial<Step>): Partial<Step> => rest;
