@@ -34,6 +34,13 @@ describe("rule catalogue", () => {
   });
 });
 
+describe("README", () => {
+  it("lists every rule", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const rule of RULES) expect(readme, rule.id).toContain(`\`${rule.id}\``);
+  });
+});
+
 describe("report", () => {
   it("fails a rule on any failed check or when it was never checked, one line per rule", () => {
     const r = new Recorder("compute");
