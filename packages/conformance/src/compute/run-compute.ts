@@ -184,7 +184,9 @@ class ComputeRun {
       }
       await Promise.all(
         probes.map(async (probe) => {
-          await probe.quiet(150, REPLY_MS);
+          // It has started sending, then stopped: at its window if it keeps to credit.
+          await probe.until((x) => x.dataFrameCount > 0 || x.ended, REPLY_MS);
+          await probe.quiet(300, REPLY_MS);
           this.recorder.check(
             "C-CREDIT-BOUND",
             probe.dataBytes <= probe.window,
@@ -352,9 +354,10 @@ class ComputeRun {
   }
 
   async heartbeats(): Promise<void> {
-    const interval = 200;
+    // Long enough that a loaded machine answers every heartbeat within its timeout.
+    const interval = 300;
     const requester = await this.#requester();
-    const fields = { heartbeatIntervalMs: interval, heartbeatTimeoutMs: 150 };
+    const fields = { heartbeatIntervalMs: interval, heartbeatTimeoutMs: 250 };
     const [a, b] = await this.#stalled(requester, 2, fields);
     const ids = new Set([a!.streamId, b!.streamId]);
     const listsBoth = () =>
@@ -605,7 +608,7 @@ class ComputeRun {
       new TextEncoder().encode(JSON.stringify(r.requestFor({ executionId: basic }))),
       undefined,
     );
-    await windowOf(ABSENCE_MS);
+    await this.#sentinel(victim);
     const strays = victim.strays.length + r.strays.length + foreign.frames.length;
     this.recorder.check(
       "C-SILENT-FOREIGN-INBOX",
@@ -631,7 +634,7 @@ class ComputeRun {
         new TextEncoder().encode(payload),
         subjects.streamInbox(victim.id, newStreamId()),
       );
-    await windowOf(ABSENCE_MS);
+    await this.#sentinel(victim);
     this.recorder.check(
       "C-SILENT-UNPARSABLE",
       victim.strays.length === 0,
@@ -639,6 +642,17 @@ class ComputeRun {
         ? `${payloads.length} unparsable requests got no reply`
         : `${victim.strays.length} of ${payloads.length} unparsable requests were answered on the inbox they named (${new TextDecoder().decode(victim.strays[0]!.raw).slice(0, 120)})`,
     );
+  }
+
+  /**
+   * Waits until the node answered a request sent after the ones under test (it takes its
+   * request subject in order, and its answers reach us in order), then a little more: a reply to
+   * an earlier request would have arrived by then, even on a loaded machine.
+   */
+  async #sentinel(requester: Played): Promise<void> {
+    const sentinel = requester.open({ executionId: "conformance-missing" });
+    await sentinel.until((x) => x.frames.length > 0, REPLY_MS);
+    await windowOf(50);
   }
 
   async streamLimits(): Promise<void> {
@@ -685,7 +699,7 @@ class ComputeRun {
   async rateLimits(): Promise<void> {
     const limit = this.#limits.maxRequestsPerSecondPerRequester;
     const r = await this.#requester();
-    const burst = Math.ceil(limit * 1.5);
+    const burst = limit * 2;
     const streams = Array.from({ length: burst }, () =>
       r.open({ executionId: "conformance-missing" }),
     );
@@ -701,8 +715,8 @@ class ComputeRun {
     // Node-wide: many requester ids, each under its own limit, together over the node's.
     await windowOf(1100); // let every token bucket refill
     const nodeLimit = this.#limits.maxRequestsPerSecond;
-    const ids = Math.ceil((nodeLimit * 1.5) / Math.max(1, Math.floor(limit / 2)));
-    const each = Math.ceil((nodeLimit * 1.5) / ids);
+    const ids = Math.ceil((nodeLimit * 2) / Math.max(1, Math.floor(limit / 2)));
+    const each = Math.ceil((nodeLimit * 2) / ids);
     const many: PlayedStream[] = [];
     const requesters: Played[] = [];
     for (let i = 0; i < ids; i++) requesters.push(await this.#requester());

@@ -401,7 +401,9 @@ class PlayedComputeNode {
       // A twisted execution's resume ends here; its scenario finishes it.
       if (attempt === 1) this.#finish(id);
     } else if (!served.cancelled) {
+      // Stalled on credit (R-CREDIT failed): the scenario is over.
       this.#release(served);
+      this.#finish(id);
     }
   }
 
