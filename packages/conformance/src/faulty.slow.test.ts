@@ -1,10 +1,18 @@
 // The runner must catch broken implementations: a compute node that overruns credit and
 // misnumbers frames, and a requester that never grants credit. Both get FAIL and exit code 1.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { decodeFrame, encode, MessageType, newStreamId, subjects } from "@tailwire/protocol";
 import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main, REQUESTER_EXECUTIONS, runRequesterConformance } from "./index.js";
+import {
+  type ConformanceReport,
+  main,
+  REQUESTER_EXECUTIONS,
+  runRequesterConformance,
+} from "./index.js";
 import { startFaultyCompute } from "./test-helpers/faulty-compute.js";
 
 let nats: NatsServer;
@@ -23,6 +31,8 @@ describe("the runner catches broken implementations", () => {
     const sub = startFaultyCompute(nc, "faulty-node");
     await nc.flush();
     const lines: string[] = [];
+    const dir = mkdtempSync(join(tmpdir(), "conformance-"));
+    const jsonFile = join(dir, "report.json");
     const code = await main(
       [
         "compute",
@@ -34,9 +44,15 @@ describe("the runner catches broken implementations", () => {
         "reads",
         "--windows",
         "4096",
+        "--json",
+        jsonFile,
       ],
       (line) => lines.push(line),
     );
+    const json = JSON.parse(readFileSync(jsonFile, "utf8")) as ConformanceReport;
+    rmSync(dir, { recursive: true, force: true });
+    expect(json.ok).toBe(false);
+    expect(json.results.find((r) => r.id === "C-CREDIT-BOUND")?.outcome).toBe("FAIL");
     sub.unsubscribe();
     const output = lines.join("\n");
     expect(code).toBe(1);

@@ -81,4 +81,46 @@ describe("requester mode", () => {
       await runnerConnection.close();
     }
   }, 60_000);
+
+  it("with a window of 1 KiB: frames of 512 bytes, the long line in hundreds of parts", async () => {
+    const runnerConnection = await connect({ servers: nats.url });
+    const clientConnection = await connect({ servers: nats.url });
+    const client = new LogStreamClient({
+      connection: clientConnection,
+      nodeId: "small-window-requester",
+      heartbeatIntervalMs: 1000,
+      windowBytes: 1024,
+    });
+    const X = REQUESTER_EXECUTIONS;
+    const run = runRequesterConformance({
+      connection: runnerConnection,
+      nodeId: "played-node-small",
+      executions: [X.credit, X.longLine],
+      timeoutMs: 30_000,
+    });
+    await runnerConnection.flush();
+    try {
+      const read = async (executionId: string) => {
+        const lines: string[] = [];
+        for await (const entry of client.streamLogs({ nodeId: "played-node-small", executionId }))
+          lines.push(entry.line);
+        return lines;
+      };
+      const [credit, long] = await Promise.all([read(X.credit), read(X.longLine)]);
+      expect(credit).toEqual(readSeed("credit").entries.map((e) => e.line));
+      expect(long).toEqual(readSeed("long-line").entries.map((e) => e.line));
+      const report = await run;
+      const byId = new Map(report.results.map((r) => [r.id, r]));
+      expect(byId.get("R-CREDIT")?.outcome).toBe("PASS");
+      expect(byId.get("R-CREDIT-PARTIAL")?.detail).toMatch(/through a window of 1024/);
+      expect(byId.get("R-STREAM-COMPLETES")?.outcome).toBe("PASS");
+      // heartbeatTimeoutMs 1000 with an interval of 1000: see EXPECTED_REQUESTER_FAILURES.
+      const failed = report.results.filter((r) => r.outcome === "FAIL").map((r) => r.id);
+      expect(failed).toEqual([...EXPECTED_REQUESTER_FAILURES]);
+    } finally {
+      await client.close();
+      await clientConnection.close();
+      await runnerConnection.close();
+    }
+  }, 60_000);
 });

@@ -43,6 +43,9 @@ const CREDIT_WAIT_MS = 3000;
 const REACT_MS = 3000;
 
 const X = REQUESTER_EXECUTIONS;
+/** The byte bounds of a request and a control message (PROTOCOL.md, SECURITY.md). */
+const MAX_REQUEST_BYTES = 16_384;
+const MAX_CONTROL_BYTES = 256 * 1024;
 
 class Served {
   readonly request: LogRequest;
@@ -54,6 +57,8 @@ class Served {
   ended = false;
   acceptedAt = 0;
   lastSeqSent = 0;
+  /** Data is ready but the credit is spent: listed in the heartbeat's creditWait. */
+  waitingForCredit = false;
 
   constructor(request: LogRequest, reply: string) {
     this.request = request;
@@ -104,7 +109,8 @@ export async function runRequesterConformance(
   } finally {
     node.close();
   }
-  return node.recorder.report(options.nodeId);
+  // With a chosen subset of executions, the rules of the others were not run (N/A).
+  return node.recorder.report(options.nodeId, options.executions ? "N/A" : "FAIL");
 }
 
 class PlayedComputeNode {
@@ -219,6 +225,8 @@ class PlayedComputeNode {
     }
     const request = decoded.value;
     const problems: string[] = [];
+    if (msg.data.byteLength > MAX_REQUEST_BYTES)
+      problems.push(`${msg.data.byteLength} bytes, over the bound of ${MAX_REQUEST_BYTES}`);
     const inbox = subjects.streamInbox(request.sourcePeerId, request.streamId);
     if (request.targetPeerId !== this.#nodeId)
       problems.push(`targetPeerId ${request.targetPeerId}`);
@@ -303,11 +311,13 @@ class PlayedComputeNode {
     for (const frame of frames) {
       const bytes = encodeDataFrame(served.streamId, served.n, frame.entries, frame.partial);
       if (served.credit < bytes.byteLength) {
+        served.waitingForCredit = true;
         const got = await this.#changes.until(
           () =>
             served.cancelled || served.ended || this.#closed || served.credit >= bytes.byteLength,
           CREDIT_WAIT_MS,
         );
+        served.waitingForCredit = false;
         if (served.cancelled || served.ended || this.#closed) return false;
         if (!got) {
           this.recorder.fail(
@@ -561,7 +571,16 @@ class PlayedComputeNode {
     try {
       const reply = await this.#nc.request(
         link.heartbeatSubject,
-        encode({ type: MessageType.Heartbeat, computeNodeId: this.#nodeId, streamIds }),
+        // creditWait is an optional field (a reader must ignore fields it does not know).
+        // (Written directly: the schema on this branch does not define creditWait yet.)
+        new TextEncoder().encode(
+          JSON.stringify({
+            type: MessageType.Heartbeat,
+            computeNodeId: this.#nodeId,
+            streamIds,
+            creditWait: streamIds.filter((id) => link.open.get(id)?.waitingForCredit === true),
+          }),
+        ),
         { timeout },
       );
       const decoded = tryDecode(decodeHeartbeatResponse, reply.data);
@@ -594,6 +613,11 @@ class PlayedComputeNode {
       return;
     }
     const control = decoded.value;
+    this.recorder.check(
+      "R-CONTROL",
+      msg.data.byteLength <= MAX_CONTROL_BYTES,
+      `a control message of ${msg.data.byteLength} bytes (bound ${MAX_CONTROL_BYTES})`,
+    );
     const named = [...(control.cancel ?? []), ...(control.credit ?? []).map((g) => g.streamId)];
     const foreign = named.filter((id) => {
       const s = this.#streams.get(id);
