@@ -138,16 +138,20 @@ export function checkStream(r: Recorder, stream: PlayedStream, expect: Expectati
         line: data.line[i] as string,
       };
       if (i === 0 && partialOpen) {
+        // A continuation: the same seq, and (as the entry it continues) the same stream and time.
         if (seq !== partialOpen.seq) {
           splitProblem ??= `frame ${n} starts with seq ${seq}, the partial line was seq ${partialOpen.seq}`;
         }
+        if (entry.stream !== partialOpen.stream || entry.time !== partialOpen.time) {
+          splitProblem ??= `frame ${n}: the continuation of seq ${seq} has stream ${entry.stream} and time ${entry.time}, the partial part ${partialOpen.stream} and ${partialOpen.time}`;
+        }
         partialOpen.line += entry.line;
         splits++;
+        // The joined line is complete unless this frame holds only it and continues it again.
         if (data.stream.length > 1 || data.partial !== true) {
           entries.push(partialOpen);
           partialOpen = undefined;
         }
-        if (data.stream.length === 1 && data.partial === true) continue;
         continue;
       }
       if (seq <= lastSeq) seqProblem ??= `frame ${n} entry ${i}: seq ${seq} after ${lastSeq}`;
