@@ -1,7 +1,9 @@
 // Unit tests of the kit's parts that need no server: the rule catalogue, the report, the seeds
 // and their loader, the frame packer and the command line's usage errors.
-import { readFileSync } from "node:fs";
-import { MemoryLogStore } from "@tailwire/compute";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileLogStore, type LogStore, MemoryLogStore } from "@tailwire/compute";
 import { decodeFrame, encodeDataFrame, MessageType } from "@tailwire/protocol";
 import { describe, expect, it } from "vitest";
 import {
@@ -69,22 +71,29 @@ describe("report", () => {
 });
 
 describe("seeds", () => {
-  it("load into a MemoryLogStore with seqs 1..N, times and exit codes", async () => {
-    const store = new MemoryLogStore();
-    await loadSeeds(store);
-    for (const name of SEED_NAMES) {
-      const seed = readSeed(name);
-      const reader = await store.open(seed.executionId, {
-        follow: false,
-        signal: new AbortController().signal,
-      });
-      const got = [];
-      for await (const batch of reader) got.push(...batch);
-      expect(got).toEqual(seedEntries(seed));
-      expect(reader.exitCode).toBe(seed.exitCode);
-      await reader.close();
-    }
-  });
+  it.each(["MemoryLogStore", "FileLogStore"])(
+    "load into a %s with seqs 1..N, times and exit codes",
+    async (kind) => {
+      const dir = mkdtempSync(join(tmpdir(), "seeds-"));
+      const store: LogStore =
+        kind === "MemoryLogStore" ? new MemoryLogStore() : new FileLogStore({ dir });
+      await loadSeeds(store);
+      for (const name of SEED_NAMES) {
+        const seed = readSeed(name);
+        const reader = await store.open(seed.executionId, {
+          follow: false,
+          signal: new AbortController().signal,
+        });
+        const got = [];
+        for await (const batch of reader) got.push(...batch);
+        expect(got).toEqual(seedEntries(seed));
+        expect(reader.exitCode).toBe(seed.exitCode);
+        await reader.close();
+      }
+      if (store instanceof FileLogStore) await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
 
   it("hold what the rules need: a newline entry, a 100 KB multi-byte line, more than any window", () => {
     expect(readSeed("basic").entries.some((e) => e.line.includes("\n"))).toBe(true);
