@@ -5,18 +5,7 @@ import { LogStreamServer, type LogStreamServerLimits, MemoryLogStore } from "@ta
 import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFORMANCE_LIMITS, formatReport, loadSeeds, runComputeConformance } from "./index.js";
-
-/**
- * Rules our LogStreamServer does not satisfy yet on this branch: each waits for a fix of issue
- * 15 (empty this list as the fixes land; the test then requires them to pass).
- */
-export const EXPECTED_COMPUTE_FAILURES: readonly string[] = [
-  "C-MAX-FRAME-HALF-WINDOW", // maxFrameBytes <= floor(window / 2)
-  "C-HEARTBEAT-CREDIT-WAIT", // Heartbeat.creditWait
-  "C-LIMIT-CONTROL-BYTES", // control messages bounded at 256 KiB
-  "C-SILENT-UNPARSABLE", // no reply to unparsable requests
-  "C-REJECT-RATE_LIMITED-NODE", // node-wide request rate limit
-];
+import { EXPECTED_COMPUTE_FAILURES } from "./test-helpers/expected-failures.js";
 
 let nats: NatsServer;
 beforeAll(async () => {

@@ -5,14 +5,7 @@ import { LogStreamClient } from "@tailwire/requester";
 import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatReport, REQUESTER_EXECUTIONS, readSeed, runRequesterConformance } from "./index.js";
-
-/**
- * Rules our LogStreamClient does not satisfy yet on this branch, each waiting for a fix of
- * issue 15 (empty the list as they land).
- */
-export const EXPECTED_REQUESTER_FAILURES: readonly string[] = [
-  "R-REQUEST-HEARTBEAT-TIMEOUT", // the client sends heartbeatTimeoutMs = min(2000, interval): equal to a short interval
-];
+import { EXPECTED_REQUESTER_FAILURES } from "./test-helpers/expected-failures.js";
 
 let nats: NatsServer;
 beforeAll(async () => {
