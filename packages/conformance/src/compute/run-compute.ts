@@ -368,6 +368,17 @@ class ComputeRun {
           h.heartbeat.streamIds.every((id) => ids.has(id)),
       );
     const got = await requester.changes.until(listsBoth, interval * 4);
+    // Every interval while streams are open: three beats, none more than two intervals apart
+    // (lenient: the spec's jitter is 0.9 to 1 interval, and a loaded machine adds some).
+    await requester.changes.until(() => requester.heartbeats.length >= 3, interval * 6);
+    const times = requester.heartbeats.map((h) => h.at);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    const widest = Math.max(0, ...gaps);
+    this.recorder.check(
+      "C-HEARTBEAT",
+      times.length >= 3 && widest <= interval * 2,
+      `${times.length} heartbeats at interval ${interval} ms, widest gap ${widest} ms`,
+    );
     const hb = requester.heartbeats.find((h) => h.heartbeat)?.heartbeat;
     const bad = requester.heartbeats.find(
       (h) =>
