@@ -61,6 +61,11 @@ export class PlayedStream {
     this.streamId = request.streamId;
   }
 
+  /** The requester that opened the stream. */
+  get requester(): PlayedRequester {
+    return this.#owner;
+  }
+
   get window(): number {
     return this.request.window;
   }
