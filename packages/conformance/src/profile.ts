@@ -48,4 +48,9 @@ export const REQUESTER_EXECUTIONS = {
   reconcile: "conformance-reconcile",
   /** A follow that writes a line every 20 ms and never ends by itself: stop reading it. */
   cancel: "conformance-cancel",
+  /**
+   * A follow of three lines that stays open; every attempt is left out of the heartbeats once its
+   * grace has passed (a forged heartbeat, again and again): the requester must stop resuming.
+   */
+  resumeStorm: "conformance-resume-storm",
 } as const;

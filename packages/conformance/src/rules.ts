@@ -244,6 +244,11 @@ export const RULES: readonly Rule[] = [
     HB,
     "a heartbeat that omits an accepted stream (past the grace) breaks it: cancel, and a bounded resume from its last seq if any",
   ),
+  requester(
+    "R-RESUME-BOUNDED",
+    HB,
+    "a stream that heartbeats keep omitting is resumed a bounded number of times (at most 10 requests), then given up",
+  ),
   requester("R-CANCEL", CANCEL, "a requester that stops reading a stream sends cancel for it"),
   requester(
     "R-SPLIT-JOIN",

@@ -39,6 +39,10 @@ export interface RequesterConformanceOptions {
 
 /** How long the runner waits for a grant before it calls a stream stalled. */
 const CREDIT_WAIT_MS = 3000;
+/** A resume storm: more requests than this for one execution broken the same way. */
+const STORM_CAP = 10;
+/** No new request for the storm execution for this long (plus the grace): the requester stopped. */
+const STORM_QUIET_MS = 3000;
 /** How long after a twist (gap, duplicate, omission) the requester has to react. */
 const REACT_MS = 3000;
 
@@ -201,6 +205,8 @@ class PlayedComputeNode {
         return "R-RECONCILE";
       case X.cancel:
         return "R-CANCEL";
+      case X.resumeStorm:
+        return "R-RESUME-BOUNDED";
       default:
         return "R-STREAM-COMPLETES";
     }
@@ -349,6 +355,7 @@ class PlayedComputeNode {
       [X.reconcile]: "basic",
       [X.cancel]: "credit",
     };
+    if (id === X.resumeStorm) return this.#storm(served, attempt);
     const name = seedOf[id];
     if (!name) {
       this.#publish(served, {
@@ -520,6 +527,65 @@ class PlayedComputeNode {
       [...link.open.keys()].filter((s) => !link.omit.has(s)),
     );
     await this.#awaitReaction(served, "R-RECONCILE", "a heartbeat omitted the stream", lastGood);
+  }
+
+  /**
+   * Every attempt of the storm execution is accepted, gets the log's three lines it has not
+   * received, and is left out of the heartbeats once its grace has passed. The requester breaks
+   * it each time; it may resume, but not forever. Past STORM_CAP requests the runner refuses.
+   */
+  async #storm(served: Served, attempt: number): Promise<void> {
+    if (attempt > STORM_CAP) {
+      this.#publish(served, {
+        type: MessageType.Error,
+        streamId: served.streamId,
+        code: "EXECUTION_NOT_FOUND",
+        message: `the conformance runner stops a resume storm after ${STORM_CAP} requests`,
+        retryable: false,
+      });
+      return;
+    }
+    const all = seedEntries(readSeed("basic")).slice(0, 3);
+    const from = served.request.fromSeq ?? 0;
+    this.#accept(served, from, all.length);
+    if (attempt === 1) this.#track(this.#watchStorm());
+    if (
+      !(await this.#send(
+        served,
+        all.filter((e) => e.seq > from),
+      ))
+    )
+      return;
+    const grace = this.#options.reconcileGraceMs ?? 1000;
+    await windowOf(Math.max(0, served.acceptedAt + grace + 100 - Date.now()));
+    if (!served.cancelled && !served.ended) this.#link(served).omit.add(served.streamId);
+  }
+
+  /** The storm is over once no request for it came for a while (longer than any sane backoff). */
+  async #watchStorm(): Promise<void> {
+    const count = () => this.#requests.get(X.resumeStorm)?.length ?? 0;
+    const quietMs = (this.#options.reconcileGraceMs ?? 1000) + STORM_QUIET_MS;
+    await this.#changes.quiet(count, quietMs, 120_000);
+    const n = count();
+    this.recorder.check(
+      "R-RESUME-BOUNDED",
+      n <= STORM_CAP,
+      n <= STORM_CAP
+        ? `${n} requests for a stream every heartbeat omitted, then the requester stopped`
+        : `more than ${STORM_CAP} requests for a stream every heartbeat omitted (a resume storm)`,
+    );
+    for (const served of this.#requests.get(X.resumeStorm) ?? []) {
+      if (!served.ended && !served.cancelled) this.#release(served);
+    }
+    this.#finish(X.resumeStorm);
+  }
+
+  #track(task: Promise<void>): void {
+    const tracked = task.catch((error: unknown) => {
+      this.#progress(`a scenario failed: ${error instanceof Error ? error.stack : String(error)}`);
+    });
+    this.#tasks.add(tracked);
+    void tracked.finally(() => this.#tasks.delete(tracked));
   }
 
   async #cancelScenario(served: Served, entries: LogEntry[]): Promise<void> {
