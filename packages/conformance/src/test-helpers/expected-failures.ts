@@ -27,3 +27,10 @@ export const expectedAmong = (
   expected: readonly string[],
   notRun: (id: string) => boolean,
 ): string[] => expected.filter((id) => !notRun(id)).sort();
+
+/** Exchanges of the protocol's rejections transcript our LogStreamServer answers otherwise. */
+export const EXPECTED_TRANSCRIPT_FAILURES: readonly string[] = [
+  // Defect 5: answered with BAD_REQUEST on the inbox the payload cannot prove is the sender's.
+  "not JSON, with a reply shaped like a stream inbox",
+  "a JSON array",
+];
