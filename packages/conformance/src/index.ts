@@ -1,3 +1,4 @@
+// The public API of @tailwire/conformance: both modes, the report, the rules, the seeds, the command.
 export { main, USAGE } from "./cli.js";
 export {
   COMPUTE_SCENARIOS,
