@@ -1,5 +1,5 @@
-// Compute mode against our own LogStreamServer (a real nats-server), and against a faulty
-// compute node, which the runner must catch.
+// Compute mode against our own LogStreamServer (a real nats-server): every rule it already
+// meets passes, and exactly the expected failures (test-helpers/expected-failures.ts) fail.
 import { connect } from "@nats-io/transport-node";
 import { LogStreamServer, type LogStreamServerLimits, MemoryLogStore } from "@tailwire/compute";
 import { NatsServer } from "@tailwire/testkit";

@@ -1,3 +1,4 @@
+// `tailwire conformance`: runs the conformance kit, and seeds a data directory for `tailwire compute`.
 import { parseArgs } from "node:util";
 import { FileLogStore } from "@tailwire/compute";
 import { main as conformance, loadSeeds, readSeeds } from "@tailwire/conformance";
