@@ -75,7 +75,7 @@ export const RULES: readonly Rule[] = [
   compute(
     "C-READ-OPTIONS",
     STREAM,
-    "tail, fromSeq (over tail), since and streams select exactly the entries they say",
+    "tail, fromSeq (over tail), since and streams select exactly the entries they say; a follow of a completed execution ends with End after its history",
   ),
   compute("C-MAX-FRAME", DATA, "no data frame is larger than Accepted.maxFrameBytes"),
   compute(
@@ -182,7 +182,7 @@ export const RULES: readonly Rule[] = [
     "C-FOLLOW",
     STREAM,
     "a follow keeps sending new lines until the execution completes, then End",
-    "needs an execution that is still being written; the kit's seeds are complete (test it with your own running job)",
+    "new lines of an execution still being written: the kit's seeds are complete (a follow of a completed one is checked by C-READ-OPTIONS; test this with your own running job)",
   ),
   compute(
     "C-GOING-AWAY",

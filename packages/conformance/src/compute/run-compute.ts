@@ -247,6 +247,14 @@ class ComputeRun {
         tail: 2,
       },
       { label: "tail 0", fields: { tail: 0 }, pick: () => false, afterSeq: n },
+      // A follow of a completed execution: the history, then End at once.
+      { label: "follow, completed", fields: { follow: true }, pick: () => true, afterSeq: 0 },
+      {
+        label: "tail 0 and follow, completed",
+        fields: { tail: 0, follow: true },
+        pick: () => false,
+        afterSeq: n,
+      },
     ];
     const opened = cases.map((c) => ({
       c,
