@@ -15,6 +15,7 @@ export default defineConfig({
       "@tailwire/requester": src("requester"),
       "@tailwire/testkit": src("testkit"),
       "@tailwire/cli": src("cli"),
+      "@tailwire/conformance": src("conformance"),
     },
   },
   test: {

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { registerCompute } from "./commands/compute.js";
+import { registerConformance } from "./commands/conformance.js";
 import { registerExec } from "./commands/exec.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerServer } from "./commands/server.js";
@@ -63,6 +64,7 @@ A session:
   registerCompute(program, getLogger);
   registerExec(program, getLogger);
   registerLogs(program, getLogger);
+  registerConformance(program, getLogger);
   for (const command of program.commands) {
     command.addOption(
       new Option("--log-level <level>", "log level (logs go to stderr)")

@@ -345,9 +345,8 @@ export class LogStreamServer {
           streamId: stream.streamId,
           n: 0,
           computeNodeId: this.nodeId,
-          lastSeq: reader.lastSeqAtOpen,
-          maxFrameBytes: stream.maxFrameBytes,
-          ...stream.retention(reader),
+          // The schema's field order (afterSeq first), so the bytes match the fixtures.
+          ...orderedAccepted(stream.retention(reader), reader.lastSeqAtOpen, stream.maxFrameBytes),
         }),
       );
     } catch (error) {
@@ -631,6 +630,22 @@ export class LogStreamServer {
 /** The part of a nats.js status iterator the server uses. */
 interface StatusIterable extends AsyncIterable<{ type: string }> {
   stop?: () => void;
+}
+
+/** Accepted's fields after computeNodeId, in the order PROTOCOL.md and the fixtures write them. */
+function orderedAccepted(
+  retention: { afterSeq: number; firstSeq?: number; notices?: string[] },
+  lastSeq: number,
+  maxFrameBytes: number,
+): {
+  afterSeq: number;
+  lastSeq: number;
+  maxFrameBytes: number;
+  firstSeq?: number;
+  notices?: string[];
+} {
+  const { afterSeq, ...rest } = retention;
+  return { afterSeq, lastSeq, maxFrameBytes, ...rest };
 }
 
 function streamKey(requesterNodeId: string, streamId: string): string {

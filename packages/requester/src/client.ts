@@ -46,6 +46,9 @@ import { ResumeBudget, ResumeExhaustedError } from "./resume-policy.js";
 import { END_CAUSES, type EndCause, type LogStreamClientStats } from "./stats.js";
 import { TwinWatch } from "./twin-watch.js";
 
+/** Most stream ids remembered as recently ours (a burst of 10,000 ends stays bounded). */
+const MAX_RECENTLY_DETACHED = 20_000;
+
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
 
@@ -96,6 +99,8 @@ export class LogStreamClient {
   #lastStall: { endedAt: number; ms: number } | undefined;
   /** Heartbeats listing streams we never opened: how another requester with our id shows. */
   readonly #twins = new TwinWatch();
+  /** Stream ids detached in the last few heartbeat intervals, oldest first (see #noteDetached). */
+  readonly #recentlyDetached = new Map<string, number>();
   #closed = false;
   /** Our own connection is down: silence from compute nodes is then not their fault. */
   #disconnected = false;
@@ -547,7 +552,10 @@ export class LogStreamClient {
       );
       this.#counters.heartbeatsAnswered++;
     }
-    const repeated = this.#twins.heartbeat(heartbeat.computeNodeId, unknown, now);
+    // Ids we ended or moved on from a moment ago are ours, not a twin's: a heartbeat composed
+    // before our cancel arrived lists them, legitimately.
+    const foreign = unknown.filter((id) => !this.#recentlyDetached.has(id));
+    const repeated = this.#twins.heartbeat(heartbeat.computeNodeId, foreign, now);
     const record = this.#nodes.get(heartbeat.computeNodeId);
     if (!record) return;
     const { unlistedGraceMs: graceMs, heartbeatIntervalMs } = this.#options;
@@ -566,21 +574,11 @@ export class LogStreamClient {
     }
     const graceOf = (stream: ClientStream) =>
       unlistedGraceMs(graceMs, heartbeatIntervalMs, stream.unlistedBreaks);
-    // Unlisted soon after the node listed streams we never opened: dropped on a twin's answer.
-    const twin = this.#twins.foreignSince(heartbeat.computeNodeId, now - 2 * heartbeatIntervalMs);
+    // An unlisted stream is resumed as the node's loss, even right after the node listed ids we
+    // never opened: that alone also happens after our own restart under this id, and blaming a
+    // twin for it ended healthy streams. A real twin is told by its ids staying listed (above).
     for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
       stream.noteUnlisted();
-      if (twin) {
-        this.#broken(
-          stream,
-          this.#twinError(
-            stream,
-            "it dropped this stream right after listing streams it never opened",
-          ),
-          "error",
-        );
-        continue;
-      }
       this.#broken(
         stream,
         new ComputeNodeLostError(
@@ -790,9 +788,21 @@ export class LogStreamClient {
     attempt.detached = true;
     attempt.clearAcceptTimer();
     this.#streams.delete(attempt.streamId);
+    this.#noteDetached(attempt.streamId);
     this.#nodes.remove(stream.nodeId, stream);
     if (notifyCompute) this.#control.cancel(stream.nodeId, attempt.streamId);
     if (this.#streams.size === 0) this.#stopSweep();
+  }
+
+  /** Remembers an id we stopped routing, for a few intervals (bounded, oldest dropped first). */
+  #noteDetached(streamId: string): void {
+    const now = monotonicNow();
+    const horizon = now - 3 * this.#options.heartbeatIntervalMs;
+    for (const [id, at] of this.#recentlyDetached) {
+      if (at >= horizon && this.#recentlyDetached.size < MAX_RECENTLY_DETACHED) break;
+      this.#recentlyDetached.delete(id);
+    }
+    this.#recentlyDetached.set(streamId, now);
   }
 
   #end(

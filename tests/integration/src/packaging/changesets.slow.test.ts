@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, readPackageJson, run } from "./workspace.js";
 
 const CHANGESET = [process.execPath, join(ROOT, "node_modules", "@changesets", "cli", "bin.js")];
-const FIXED = ["@tailwire/protocol", "@tailwire/compute", "@tailwire/requester", "@tailwire/cli"];
+const FIXED = [
+  "@tailwire/protocol",
+  "@tailwire/compute",
+  "@tailwire/requester",
+  "@tailwire/cli",
+  "@tailwire/conformance",
+];
 type Bump = "patch" | "minor" | "major";
 
 /** Every workspace package directory, from pnpm-workspace.yaml's `dir/*` and `dir` entries. */

@@ -23,11 +23,13 @@ import {
   run,
 } from "./workspace.js";
 
-type Role = "compute" | "requester";
+type Role = "compute" | "requester" | "conformance";
 
 const ROLES: Record<Role, { packages: Published[]; script: string }> = {
   compute: { packages: ["protocol", "compute"], script: "compute-node.mjs" },
   requester: { packages: ["protocol", "requester"], script: "requester.mjs" },
+  // An implementer of another language checking theirs: only the kit (and the protocol).
+  conformance: { packages: ["protocol", "conformance"], script: "conformance.mjs" },
 };
 
 const CONSUMER_DIR = fileURLToPath(new URL("./consumer/", import.meta.url));
@@ -104,18 +106,20 @@ const installed = (role: Role, name: string): PackageJson =>
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "tailwire-install-"));
   await timed("build (only when dist is missing)", () =>
-    ensureBuilt(["protocol", "compute", "requester"]),
+    ensureBuilt(["protocol", "compute", "requester", "conformance"]),
   );
-  const tarballs = await timed("pnpm pack ×3", () =>
-    pack(["protocol", "compute", "requester"], join(work, "tarballs")),
+  const tarballs = await timed("pnpm pack ×4", () =>
+    pack(["protocol", "compute", "requester", "conformance"], join(work, "tarballs")),
   );
-  await timed("npm install ×2 (parallel)", async () => {
-    const [compute, requester] = await Promise.all([
+  await timed("npm install ×3 (parallel)", async () => {
+    const [compute, requester, conformance] = await Promise.all([
       makeProject("compute", tarballs),
       makeProject("requester", tarballs),
+      makeProject("conformance", tarballs),
     ]);
     projects.compute = compute;
     projects.requester = requester;
+    projects.conformance = conformance;
   });
   server = await NatsServer.start();
 }, 300_000);
@@ -247,5 +251,29 @@ describe("packed tarballs installed with npm into an empty project per role", ()
     } finally {
       if (compute.running) await compute.kill();
     }
+  }, 60_000);
+
+  it("the conformance kit runs from its installed package: API, seeds and the bin", async () => {
+    const kit = await NodeProcess.start({
+      script: join(projects.conformance, ROLES.conformance.script),
+      cwd: projects.conformance,
+      env: { NATS_URL: server!.url },
+    });
+    // Nothing reads from the node it plays: the report fails, so exit code 1.
+    expect(await kit.waitForExit(20_000), kit.output()).toEqual({ code: 1, signal: null });
+    expect(kit.stdoutLines.slice(0, 3)).toEqual([
+      "conformance-basic: 11 lines, exit 3",
+      "conformance-long-line: 3 lines, exit 0",
+      "conformance-credit: 3000 lines, exit 0",
+    ]);
+    expect(kit.stdoutLines.at(-1)).toMatch(
+      /^NOT CONFORMANT: 0 passed, 1 failed, \d+ not checkable/,
+    );
+    // The bin, as `npx tailwire-conformance` runs it.
+    const bin = join(projects.conformance, "node_modules", ".bin", "tailwire-conformance");
+    const seeds = await run([bin, "seeds"], { cwd: projects.conformance, timeoutMs: 20_000 });
+    expect(seeds.stdout).toMatch(
+      /^credit: conformance-credit \(3000 lines, exit code 0\) .*node_modules\/@tailwire\/conformance\/seeds\/credit\.json$/m,
+    );
   }, 60_000);
 });

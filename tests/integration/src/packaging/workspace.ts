@@ -11,7 +11,14 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 /** The packages that are published, by directory under packages/. */
-export const PUBLISHED = ["protocol", "compute", "requester", "testkit", "cli"] as const;
+export const PUBLISHED = [
+  "protocol",
+  "compute",
+  "requester",
+  "testkit",
+  "cli",
+  "conformance",
+] as const;
 export type Published = (typeof PUBLISHED)[number];
 
 export interface PackageJson {
