@@ -109,7 +109,10 @@ describe("tailwire exec --max-log-bytes, compute --max-store-bytes, logs --json"
     const out = logs.stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const notice = out[0] as { notice: string; reason: string; fromSeq: number; toSeq: number };
     expect(notice).toMatchObject({ notice: "removed", reason: "retention", fromSeq: 1 });
-    const entries = out.slice(1) as { seq: number; line: string }[];
+    // The last record is the end record (issue 17): how the execution ended, not a line.
+    const end = out.at(-1);
+    expect(end).toMatchObject({ type: "end", executionId: "big-job", exitCode: 0, lastSeq: LINES });
+    const entries = out.slice(1, -1) as { seq: number; line: string }[];
     expect(entries[0]?.seq).toBe(notice.toSeq + 1);
     expect(entries.every((e, i) => e.seq === notice.toSeq + 1 + i)).toBe(true);
     expect(entries.at(-1)?.seq).toBe(LINES);
