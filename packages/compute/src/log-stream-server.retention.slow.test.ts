@@ -135,6 +135,10 @@ describe("LogStreamServer: lines removed by retention", () => {
           code: "SEQUENCE_GAP",
         } satisfies Partial<ErrorFrame>);
         expect((end as ErrorFrame).message).toMatch(/removed by retention/);
+        // What was read before the gap was delivered before the error, in order.
+        const before = dataSeqs(list);
+        expect(before.length).toBeGreaterThan(0);
+        expect(before).toEqual(Array.from({ length: before.length }, (_, i) => i + 1));
       }
       await cleanups.run();
     }

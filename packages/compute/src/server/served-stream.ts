@@ -169,6 +169,10 @@ export class ServedStream {
     notice: RemovedLines,
   ): Promise<boolean> {
     if (!wantsRemovedNotices(this.request)) {
+      if (notice.toSeq <= this.acceptedAfterSeq) return true; // covered by its Accepted
+      // Everything before the gap goes out first, then the stream fails explicitly.
+      batcher.seal();
+      if (!(await this.#sendReady(host, batcher))) return false;
       noticeForOldRequester(notice, this.acceptedAfterSeq);
       return true;
     }
