@@ -14,6 +14,7 @@ export default defineConfig({
       "@tailwire/compute": src("compute"),
       "@tailwire/requester": src("requester"),
       "@tailwire/testkit": src("testkit"),
+      "@tailwire/gateway": src("gateway"),
     },
   },
   test: {
