@@ -5,20 +5,20 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { LogStream, LogStreamClient } from "@tailwire/requester";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
+  type GatewayToken,
   hostnameOf,
   isLoopbackHost,
-  type GatewayToken,
   type Principal,
   TokenVerifier,
 } from "./auth.js";
 import { errorBody, GatewayError, toGatewayError } from "./errors.js";
-import { nodeFromQuery, type ExecutionLocator } from "./locator.js";
-import { GatewayMetrics } from "./metrics.js";
 import { LIMIT_DEFAULTS, type StreamLimits, StreamSlots } from "./limits.js";
+import { type ExecutionLocator, nodeFromQuery } from "./locator.js";
+import { GatewayMetrics } from "./metrics.js";
+import { trackConnection } from "./nats-health.js";
 import { negotiateFormat, parseLogQuery } from "./query.js";
 import { serveStream } from "./serve-stream.js";
 import { registerWebView } from "./web-view.js";
-import { trackConnection } from "./nats-health.js";
 
 /** What `authorize` is asked about: the target of the request and who asks. */
 export interface AuthorizeTarget {
