@@ -12,6 +12,7 @@ const BENCHES = {
   "heartbeat-scale": () => import("./heartbeat-scale.mjs"),
   startup: () => import("./startup.mjs"),
   "slow-consumer": () => import("./slow-consumer.mjs"),
+  gateway: () => import("./gateway.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -72,6 +72,31 @@ describe("GET /v1/executions/{id}/logs", () => {
     expect((await future.text()).trim()).toBe('{"end":{"exitCode":0,"lastSeq":0}}');
   });
 
+  it("escapes lines exactly in SSE and ndjson (quotes, backslashes, control characters, non-ASCII)", async () => {
+    const compute = await rig.compute();
+    const tricky = [
+      'he said "hi"',
+      "back\\slash \\n",
+      "tab\there\u0000nul",
+      "\u001b[31mred\u001b[0m",
+      "emoji 😀 é ü 中文",
+      "line\u2028separator",
+      "plain ascii line",
+      "",
+    ];
+    for (const line of tricky) await compute.store.append("esc", "stdout", line);
+    await compute.store.complete("esc", 0);
+    const { url } = await rig.gateway();
+    const sse = await fetch(logsUrl(url, "esc", { node: compute.nodeId, format: "sse" }));
+    expect(dataOf((await readSse(sse)).events).map((d) => d.line)).toEqual(tricky);
+    const ndjson = await fetch(logsUrl(url, "esc", { node: compute.nodeId, format: "ndjson" }));
+    const records = (await ndjson.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(records.slice(0, -1).map((r) => r.line)).toEqual(tricky);
+  });
+
   it("follows live lines, pings an idle stream, and resumes after Last-Event-ID exactly", async () => {
     const compute = await rig.compute();
     await appendLines(compute.store, "e3", 10);

@@ -90,7 +90,7 @@ export async function serveStream(options: ServeOptions): Promise<void> {
   );
 
   let wrote = true;
-  const write = (chunk: string): boolean => {
+  const write = (chunk: string | Buffer): boolean => {
     wrote = true;
     return res.write(chunk);
   };
@@ -111,7 +111,7 @@ export async function serveStream(options: ServeOptions): Promise<void> {
     for await (const batch of stream.batches()) {
       const chunk = body.batch(batch);
       lines += batch.length;
-      metrics.sent(format, batch.length, Buffer.byteLength(chunk));
+      metrics.sent(format, batch.length, chunk.length);
       // Backpressure: the next batch (and so the next credit grant) waits for the socket.
       if (!write(chunk)) await drained(res);
       if (clientGone) break;
