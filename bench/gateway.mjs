@@ -124,13 +124,16 @@ async function child(role, url, arg) {
       limits: { perToken: 5_000, total: 5_000 },
     });
     const memory = sampler();
+    process.once("SIGINT", () => void running.close().then(() => process.exit(0)));
     emit({ ev: "ready", url: running.url });
     process.stdin.on("data", (data) => {
+      // "mem" reports; "reset" reports, then starts new peaks.
       const command = data.toString().trim();
+      const peaks = memory.peaks();
       if (command === "reset") memory.reset();
       global.gc?.();
       const m = process.memoryUsage();
-      emit({ ev: "mem", heapUsed: m.heapUsed, rss: m.rss, ...memory.peaks() });
+      emit({ ev: "mem", heapUsed: m.heapUsed, rss: m.rss, ...peaks });
     });
   } else if (role === "direct") {
     const nc = await connect({ servers: url, name: "bench-direct", maxReconnectAttempts: 0 });
@@ -230,6 +233,9 @@ function sseGet(url, { onLines } = {}) {
 async function throughput(server, gatewayUrl, lines, rounds) {
   const direct = [];
   const viaGateway = [];
+  const ratios = [];
+  // Paired rounds, one path right after the other: the machine's speed drifts (and it is
+  // shared), so the ratio of each pair is the figure, its median the result.
   for (let r = 0; r < rounds; r++) {
     const proc = await NodeProcess.start({
       script: self,
@@ -247,6 +253,7 @@ async function throughput(server, gatewayUrl, lines, rounds) {
     if (got.end?.lastSeq !== lines)
       throw new Error(`gateway ended at ${got.end?.lastSeq} of ${lines}`);
     viaGateway.push(lines / seconds);
+    ratios.push(viaGateway[r] / direct[r]);
   }
   const median = (values) =>
     percentile(
@@ -256,8 +263,10 @@ async function throughput(server, gatewayUrl, lines, rounds) {
   return {
     direct: median(direct),
     gateway: median(viaGateway),
+    ratio: median(ratios),
     directRuns: direct,
     gatewayRuns: viaGateway,
+    ratios,
   };
 }
 
@@ -300,18 +309,24 @@ async function follows(gateway, gatewayUrl, count) {
 }
 
 async function slowClient(gateway, gatewayUrl, lines, durationMs, rate) {
+  // Peaks per half of the run: a bounded gateway has the same peak in both halves.
   gateway.stdin.write("reset\n");
   await nextEvent(gateway, "mem", 2);
   const start = performance.now();
   let consumed = 0;
   let stop;
+  let half;
   const finished = new Promise((resolve) => {
     stop = resolve;
+  });
+  const halfway = new Promise((resolve) => {
+    half = resolve;
   });
   void sseGet(`${gatewayUrl}/v1/executions/bench-${lines}/logs?node=bench-compute`, {
     onLines(count, res) {
       consumed = count;
       const elapsed = performance.now() - start;
+      if (elapsed >= durationMs / 2) half();
       if (elapsed >= durationMs) {
         res.destroy();
         stop();
@@ -324,10 +339,13 @@ async function slowClient(gateway, gatewayUrl, lines, durationMs, rate) {
       }
     },
   });
+  await halfway;
+  gateway.stdin.write("reset\n");
+  const firstHalf = await nextEvent(gateway, "mem", 3);
   await finished;
   gateway.stdin.write("mem\n");
-  const after = await nextEvent(gateway, "mem", 3);
-  return { consumed, seconds: (performance.now() - start) / 1000, ...after };
+  const secondHalf = await nextEvent(gateway, "mem", 4);
+  return { consumed, seconds: (performance.now() - start) / 1000, firstHalf, secondHalf };
 }
 
 async function page(gatewayUrl, loads) {
@@ -373,7 +391,7 @@ async function page(gatewayUrl, loads) {
 
 export async function run({ quick }) {
   const lines = quick ? 300_000 : 2_000_000;
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : 5;
   const followCount = quick ? 200 : 1_000;
   const backlog = quick ? 500_000 : 10_000_000;
   const slowMs = quick ? 5_000 : 20_000;
@@ -402,7 +420,7 @@ export async function run({ quick }) {
           {
             figure: "SSE lines/s via gateway",
             value: Math.round(t.gateway),
-            note: `direct LogStreamClient ${Math.round(t.direct)}/s; ratio ${round(t.gateway / t.direct, 2)}`,
+            note: `direct LogStreamClient ${Math.round(t.direct)}/s; ratio ${round(t.ratio, 2)} (median of ${t.ratios.length} pairs: ${t.ratios.map((r) => round(r, 2)).join(", ")})`,
           },
           {
             figure: `gateway heap with ${followCount} follows (MB)`,
@@ -411,8 +429,8 @@ export async function run({ quick }) {
           },
           {
             figure: `gateway peak heap, slow client over ${backlog} lines (MB)`,
-            value: mb(s.peakHeap),
-            note: `peak RSS ${mb(s.peakRss)} MB; client read ${s.consumed} lines in ${round(s.seconds, 1)} s`,
+            value: mb(Math.max(s.firstHalf.peakHeap, s.secondHalf.peakHeap)),
+            note: `halves ${mb(s.firstHalf.peakHeap)} / ${mb(s.secondHalf.peakHeap)} MB; peak RSS ${mb(Math.max(s.firstHalf.peakRss, s.secondHalf.peakRss))} MB; client read ${s.consumed} lines in ${round(s.seconds, 1)} s`,
           },
           {
             figure: "page open to first lines, tail 100 (ms)",

@@ -1,12 +1,17 @@
 // The `tailwire gateway` command as the CLI will register it: parsed and run in-process.
+
+import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayCommand } from "./command.js";
+import { gatewayLinks } from "./links.js";
 import type { RunningGateway } from "./server.js";
 import { appendLines, Rig } from "./test-helpers/rig.js";
 
+const exec = promisify(execFile);
 let rig: Rig;
 let dir: string;
 beforeAll(async () => {
@@ -61,6 +66,18 @@ describe("gatewayCommand", () => {
         headers: { authorization: "Bearer cccccccccccccccccccccccc" },
       });
       expect(await ok.text()).toBe("line 1\nline 2\n");
+      // The links a person is shown: the curl command works as printed (through a shell).
+      const links = gatewayLinks({
+        url: running.url,
+        executionId: "cli1",
+        computeNodeId: compute.nodeId,
+        authenticated: true,
+      });
+      expect(links.page).toBe(`${running.url}/#/executions/cli1?node=${compute.nodeId}`);
+      const { stdout } = await exec("sh", ["-c", links.curl], {
+        env: { ...process.env, TAILWIRE_TOKEN: "cccccccccccccccccccccccc" },
+      });
+      expect(stdout).toBe("line 1\nline 2\n");
     } finally {
       await running.close();
     }

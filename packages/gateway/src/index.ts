@@ -20,6 +20,7 @@ export {
   toGatewayError,
 } from "./errors.js";
 export { LIMIT_DEFAULTS, type StreamLimits } from "./limits.js";
+export { type GatewayLinks, gatewayLinks, type LinkTarget } from "./links.js";
 export { type ExecutionLocator, type LocateRequest, nodeFromQuery } from "./locator.js";
 export { GatewayMetrics } from "./metrics.js";
 export {
