@@ -138,6 +138,38 @@ describe("GET /v1/executions/{id}/logs", () => {
     expect(JSON.parse(rest.events.at(-1)!.data)).toEqual({ exitCode: 7, lastSeq: 20 });
   });
 
+  it("a failure after the first byte: an ndjson error record, a cut text/plain connection", async () => {
+    const compute = await rig.compute();
+    await appendLines(compute.store, "cut", 2);
+    const { url } = await rig.gateway({ clientOptions: { resume: false } });
+    const ndjson = await fetch(
+      logsUrl(url, "cut", { node: compute.nodeId, follow: "true", format: "ndjson" }),
+    );
+    const text = await fetch(logsUrl(url, "cut", { node: compute.nodeId, follow: "true" }));
+    // Both streams are open (accepted) once their first bytes are here; then the node goes away.
+    const ndjsonReader = ndjson.body!.getReader();
+    const first = new TextDecoder().decode((await ndjsonReader.read()).value);
+    expect(first).toContain('"line":"line 1"');
+    await compute.server.close();
+    let rest = first;
+    for (;;) {
+      const { done, value } = await ndjsonReader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    const last = JSON.parse(rest.trim().split("\n").at(-1)!);
+    expect(last).toEqual({
+      error: {
+        code: "GOING_AWAY",
+        message: "the compute node is shutting down",
+        retryable: true,
+        lastSeq: 2,
+      },
+    });
+    // text/plain cannot carry the error: the body ends abnormally (curl exits non-zero).
+    await expect(text.text()).rejects.toThrow();
+  });
+
   it("maps failures before the first byte to statuses with a JSON code, never internals", async () => {
     const compute = await rig.compute();
     await compute.store.create("e4");

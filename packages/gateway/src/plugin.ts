@@ -162,7 +162,8 @@ export async function tailwireGateway(
 
   app.get<{ Params: { executionId: string }; Querystring: Record<string, unknown> }>(
     "/v1/executions/:executionId/logs",
-    { onRequest: authenticate },
+    // No HEAD twin: a HEAD would open (and hold) an upstream stream for a body nobody gets.
+    { onRequest: authenticate, exposeHeadRoute: false },
     async (request, reply) => {
       const principal = principals.get(request)!;
       const lastEventId = request.headers["last-event-id"];
