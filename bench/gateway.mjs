@@ -8,7 +8,8 @@
 //   slow:       gateway peak memory with one HTTP client reading 10,000 lines/s over a
 //               10,000,000-line backlog for 20 s (quick: 500,000 lines, 5 s);
 //   page:       time from opening the web view to the first lines of a tail of 100, headless
-//               Debian Chromium (median of 5 loads; quick: 3).
+//               Debian Chromium (median of 5 loads; quick: 3); and a 1,000,000-line history
+//               (quick: 200,000) loaded into the page: time, DOM size, JS heap, a jump to the top.
 import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
@@ -348,7 +349,7 @@ async function slowClient(gateway, gatewayUrl, lines, durationMs, rate) {
   return { consumed, seconds: (performance.now() - start) / 1000, firstHalf, secondHalf };
 }
 
-async function page(gatewayUrl, loads) {
+async function page(gatewayUrl, loads, bigLines) {
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_BIN ?? "/usr/bin/chromium",
@@ -364,6 +365,7 @@ async function page(gatewayUrl, loads) {
   });
   const wall = [];
   const inPage = [];
+  let big;
   try {
     for (let i = 0; i < loads; i++) {
       const context = await browser.newContext();
@@ -378,6 +380,7 @@ async function page(gatewayUrl, loads) {
       inPage.push(await tab.evaluate(() => window.tailwireView.state().firstLineMs));
       await context.close();
     }
+    big = await bigHistory(browser, gatewayUrl, bigLines);
   } finally {
     await browser.close();
   }
@@ -386,7 +389,40 @@ async function page(gatewayUrl, loads) {
       [...values].sort((a, b) => a - b),
       50,
     );
-  return { wallMs: median(wall), inPageMs: median(inPage), wallRuns: wall };
+  return { wallMs: median(wall), inPageMs: median(inPage), wallRuns: wall, big };
+}
+
+/**
+ * A long history in the page: time until every line is loaded (following, so the view sits at
+ * the end), the rows in the DOM, the page's JS heap, and the time for a jump to the top to show
+ * the first line (one scroll, one render).
+ */
+async function bigHistory(browser, gatewayUrl, lines) {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  const start = performance.now();
+  await tab.goto(`${gatewayUrl}/#/executions/bench-${lines}?node=bench-compute`);
+  await tab.waitForFunction((n) => window.tailwireView?.state().lines === n, lines, {
+    polling: 100,
+    timeout: 300_000,
+  });
+  const loadedMs = performance.now() - start;
+  await tab.locator(`[data-seq="${lines}"]`).waitFor({ state: "visible", timeout: 30_000 });
+  const jump = await tab.evaluate(async () => {
+    const t0 = performance.now();
+    document.getElementById("viewport").scrollTop = 0;
+    for (;;) {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      if (document.querySelector('[data-seq="1"]')) return performance.now() - t0;
+    }
+  });
+  const facts = await tab.evaluate(() => ({
+    domRows: window.tailwireView.state().domRows,
+    domNodes: document.getElementsByTagName("*").length,
+    heapBytes: performance.memory?.usedJSHeapSize,
+  }));
+  await context.close();
+  return { lines, loadedMs, jumpToTopMs: jump, ...facts };
 }
 
 export async function run({ quick }) {
@@ -406,7 +442,7 @@ export async function run({ quick }) {
       const t = await throughput(server, gatewayUrl, lines, rounds);
       const f = await follows(gateway, gatewayUrl, followCount);
       const s = await slowClient(gateway, gatewayUrl, backlog, slowMs, rate);
-      const p = await page(gatewayUrl, quick ? 3 : 5);
+      const p = await page(gatewayUrl, quick ? 3 : 5, quick ? 200_000 : 1_000_000);
       const mb = (bytes) => round(bytes / 1e6, 1);
       const perFollowKb = round((f.during.heapUsed - f.before.heapUsed) / followCount / 1e3, 1);
       return {
@@ -436,6 +472,11 @@ export async function run({ quick }) {
             figure: "page open to first lines, tail 100 (ms)",
             value: round(p.wallMs, 0),
             note: `in-page (script start to first line) ${round(p.inPageMs, 0)} ms`,
+          },
+          {
+            figure: `page with ${p.big.lines} lines: all loaded (ms)`,
+            value: round(p.big.loadedMs, 0),
+            note: `${p.big.domRows} rows / ${p.big.domNodes} DOM elements; JS heap ${mb(p.big.heapBytes ?? 0)} MB; jump to top ${round(p.big.jumpToTopMs, 0)} ms`,
           },
         ],
       };
