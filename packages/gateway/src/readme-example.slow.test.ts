@@ -17,6 +17,8 @@ describe("README example", () => {
       expect([ok.status, await ok.text()]).toEqual([200, "line 1\nline 2\nline 3\n"]);
       const denied = await fetch(path, { headers: { "x-user": "mallory" } });
       expect([denied.status, (await denied.json()).code]).toEqual([403, "FORBIDDEN"]);
+      const bare = await fetch(embedded.url, { redirect: "manual" });
+      expect([bare.status, bare.headers.get("location")]).toEqual([308, "/logs/"]);
       const page = await fetch(`${embedded.url}/`);
       expect([page.status, page.headers.get("content-type")]).toEqual([
         200,
