@@ -135,6 +135,18 @@ export function toGatewayError(error: unknown): GatewayError {
   });
 }
 
+/**
+ * Before the first byte, a resume that ran out is answered as its last failure: the requester
+ * retried a compute node's refusal (TOO_MANY_STREAMS, RATE_LIMITED...) a few times, and the
+ * refusal is what the client should see (429), not that retrying failed (503).
+ */
+export function refusalOf(error: unknown): unknown {
+  if (error instanceof TailwireError && error.code === "RESUME_EXHAUSTED") {
+    if (error.cause instanceof TailwireError) return error.cause;
+  }
+  return error;
+}
+
 /** The JSON body of an error response (and the data of an SSE `error` event). */
 export function errorBody(error: GatewayError): {
   code: GatewayErrorCode;

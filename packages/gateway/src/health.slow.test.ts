@@ -1,6 +1,7 @@
 // /healthz and new streams follow the gateway's NATS connection; a gateway shutting down ends
 // open streams with a retryable GOING_AWAY so clients resume elsewhere.
 import { pollUntil } from "@tailwire/testkit";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendLines, Rig } from "./test-helpers/rig.js";
 import { dataOf, readSse } from "./test-helpers/sse.js";
@@ -37,6 +38,40 @@ describe("health and shutdown", () => {
       message: "the gateway is shutting down; reconnect to resume",
       retryable: true,
       lastSeq: 3,
+    });
+    await rig.cleanup();
+  });
+
+  it("logs each stream as structured pino records carrying the request id", async () => {
+    const records: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { level: "info" },
+      { write: (line: string) => records.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const compute = await rig.compute();
+    await appendLines(compute.store, "logged", 4);
+    await compute.store.complete("logged", 2);
+    const { url } = await rig.gateway({ logger });
+    const response = await fetch(`${url}/v1/executions/logged/logs?node=${compute.nodeId}`, {
+      headers: { accept: "application/x-ndjson" },
+    });
+    await response.text();
+    const requestId = response.headers.get("x-request-id");
+    await pollUntil(() => records.find((r) => r.msg === "log stream completed"), {
+      timeoutMs: 2_000,
+      what: "the completion record",
+    });
+    const mine = records.filter((r) => r.reqId === requestId);
+    expect(mine.map((r) => r.msg)).toEqual(
+      expect.arrayContaining(["log stream accepted", "log stream completed"]),
+    );
+    expect(mine.find((r) => r.msg === "log stream completed")).toMatchObject({
+      executionId: "logged",
+      principal: "anonymous",
+      lines: 4,
+      lastSeq: 4,
+      exitCode: 2,
+      streamId: expect.any(String),
     });
     await rig.cleanup();
   });

@@ -138,6 +138,24 @@ describe("GET /v1/executions/{id}/logs", () => {
     expect(JSON.parse(rest.events.at(-1)!.data)).toEqual({ exitCode: 7, lastSeq: 20 });
   });
 
+  it("a compute node's own limit is a 429 with its code, after the requester's quick retries", async () => {
+    const compute = await rig.compute({ limits: { maxStreamsPerRequester: 1 } });
+    await appendLines(compute.store, "lim", 1);
+    const { url } = await rig.gateway({
+      clientOptions: { resume: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 } },
+    });
+    const held = await fetch(logsUrl(url, "lim", { node: compute.nodeId, follow: "true" }));
+    expect(held.status).toBe(200);
+    const refused = await fetch(logsUrl(url, "lim", { node: compute.nodeId, follow: "true" }));
+    const body = await refused.json();
+    expect([refused.status, body.code, body.retryable]).toEqual([
+      429,
+      "TOO_MANY_REQUESTER_STREAMS",
+      true,
+    ]);
+    await held.body?.cancel();
+  });
+
   it("a failure after the first byte: an ndjson error record, a cut text/plain connection", async () => {
     const compute = await rig.compute();
     await appendLines(compute.store, "cut", 2);

@@ -5,7 +5,7 @@
 import type { ServerResponse } from "node:http";
 import type { LogStream } from "@tailwire/requester";
 import type { FastifyBaseLogger, FastifyReply } from "fastify";
-import { type GatewayError, toGatewayError } from "./errors.js";
+import { type GatewayError, refusalOf, toGatewayError } from "./errors.js";
 import { FORMATS } from "./formats.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { LogFormat } from "./query.js";
@@ -60,7 +60,7 @@ export async function serveStream(options: ServeOptions): Promise<void> {
       log.info({ code: "CANCELLED" }, "client left before the stream was accepted");
       return;
     }
-    throw toGatewayError(error);
+    throw toGatewayError(refusalOf(error));
   }
   if (clientGone) {
     options.done();
