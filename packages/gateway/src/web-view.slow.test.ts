@@ -167,6 +167,60 @@ describe("web log view", () => {
     expect(failed.lines).toBe(30);
   });
 
+  it("signs in with a token typed into the page (never in the URL), toggles timestamps, pauses and resumes follow, downloads", async () => {
+    const compute = await rig.compute();
+    await appendLines(compute.store, "web5", 2_000);
+    const { url } = await rig.gateway({
+      tokens: [{ name: "web", token: "wwwwwwwwwwwwwwwwwwwwwwww" }],
+    });
+    const page = await openPage(`${url}/#/executions/web5?node=${compute.nodeId}`);
+    const refused = await until(page, "the refusal", (s) => s.state === "error");
+    expect(refused.error?.code).toBe("UNAUTHORIZED");
+    await page.fill("#token", "wwwwwwwwwwwwwwwwwwwwwwww");
+    await page.click("#open button[type=submit]");
+    await until(page, "the history", (s) => s.lastSeq === 2_000 && s.state === "live");
+    expect(page.url()).not.toContain("wwww");
+    expect(await page.evaluate(() => sessionStorage.getItem("tailwire.token"))).toBe(
+      "wwwwwwwwwwwwwwwwwwwwwwww",
+    );
+
+    // Timestamps: each row gains its capture time.
+    expect(await page.locator('[data-seq="2000"] .ts').count()).toBe(0);
+    await page.check("#timestamps");
+    await expect
+      .poll(() => page.locator('[data-seq="2000"] .ts').textContent())
+      .toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    // Scrolling up pauses follow: new lines do not move the view.
+    await page.evaluate(() => {
+      document.getElementById("viewport")!.scrollTop = 1_000;
+    });
+    await until(page, "follow paused", (s) => !s.follow);
+    expect(await page.locator("#follow").isChecked()).toBe(false);
+    await appendLines(compute.store, "web5", 50, 2_001);
+    await until(page, "the new lines", (s) => s.lastSeq === 2_050);
+    expect(await page.evaluate(() => document.getElementById("viewport")!.scrollTop)).toBe(1_000);
+    // Back at the bottom, follow resumes and the next lines are shown.
+    await page.evaluate(() => {
+      const viewport = document.getElementById("viewport")!;
+      viewport.scrollTop = viewport.scrollHeight;
+    });
+    await until(page, "follow resumed", (s) => s.follow);
+    expect(await page.locator("#follow").isChecked()).toBe(true);
+    await appendLines(compute.store, "web5", 10, 2_051);
+    await page.locator('[data-seq="2060"]').waitFor({ state: "visible", timeout: 5_000 });
+
+    // Download: the loaded log as text.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    expect(download.suggestedFilename()).toBe("web5.log");
+    const { readFile } = await import("node:fs/promises");
+    const text = await readFile((await download.path())!, "utf8");
+    const lines = text.trimEnd().split("\n");
+    expect(lines).toHaveLength(2_060);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT.* stdout line 1$/);
+    expect(lines.at(-1)).toMatch(/ stderr line 2060$/);
+  });
+
   it("scrolls a 200,000-line history to the end with a bounded DOM", async () => {
     const compute = await rig.compute();
     for (let i = 1; i <= 200_000; i++)

@@ -23,7 +23,6 @@ export class LogView {
   /** Auto-scroll to the end as lines arrive (paused when the user scrolls up). */
   follow = true;
   onFollowChange: (follow: boolean) => void = () => {};
-  #programmaticScroll = false;
 
   constructor(viewport: HTMLElement, spacer: HTMLElement, model: LogModel) {
     this.#viewport = viewport;
@@ -61,15 +60,15 @@ export class LogView {
   }
 
   scrollToEnd(): void {
-    this.#programmaticScroll = true;
     this.#viewport.scrollTop = this.#viewport.scrollHeight;
   }
 
+  /**
+   * Follow is where the view is: at the bottom (our own scroll to the end included) it follows,
+   * anywhere else it is paused. No flag for "our own scroll": a scroll to where the view already
+   * is fires no event, and such a flag would then swallow the user's next scroll.
+   */
   #onScroll(): void {
-    if (this.#programmaticScroll) {
-      this.#programmaticScroll = false;
-      return;
-    }
     const atBottom =
       this.#viewport.scrollTop + this.#viewport.clientHeight >=
       this.#viewport.scrollHeight - ROW_HEIGHT;
