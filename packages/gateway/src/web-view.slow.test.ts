@@ -96,7 +96,7 @@ describe("web log view", () => {
     expect(await page.locator("#status").textContent()).toBe("ended: exit code 4");
   });
 
-  it("resumes after the gateway is SIGKILLed and restarted: every line exactly once", async () => {
+  it("resumes after the gateway is SIGKILLed (and SIGTERMed) and restarted: every line exactly once", async () => {
     const compute = await rig.compute();
     await appendLines(compute.store, "web2", 50);
     const port = await freePort();
@@ -130,6 +130,16 @@ describe("web log view", () => {
       });
       gateway = await startGateway();
       await until(page, "resumed", (s) => s.state === "live" && (s.lastSeq ?? 0) > whileDown + 20);
+      // A graceful restart too: SIGTERM ends the stream with GOING_AWAY, the page resumes.
+      const beforeStop = next;
+      await gateway.kill("SIGTERM");
+      await until(page, "the page notices the stop", (s) => s.state === "reconnecting");
+      gateway = await startGateway();
+      await until(
+        page,
+        "resumed again",
+        (s) => s.state === "live" && (s.lastSeq ?? 0) > beforeStop + 20,
+      );
     } finally {
       clearInterval(writer);
     }
