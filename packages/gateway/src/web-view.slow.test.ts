@@ -59,6 +59,17 @@ async function until(
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** The gateway as its own process (the `tailwire gateway` command) on a fixed port. */
+async function gatewayProcess(port: number): Promise<NodeProcess> {
+  const proc = await NodeProcess.start({
+    script: new URL("./test-helpers/gateway-process.mjs", import.meta.url),
+    args: ["--listen", `127.0.0.1:${port}`, "--nats", rig.nats.url, "--log-level", "warn"],
+    readyLine: "tailwire gateway listening on",
+  });
+  processes.push(proc);
+  return proc;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -100,15 +111,7 @@ describe("web log view", () => {
     const compute = await rig.compute();
     await appendLines(compute.store, "web2", 50);
     const port = await freePort();
-    const startGateway = async () => {
-      const proc = await NodeProcess.start({
-        script: new URL("./test-helpers/gateway-process.mjs", import.meta.url),
-        args: ["--listen", `127.0.0.1:${port}`, "--nats", rig.nats.url, "--log-level", "warn"],
-        readyLine: "tailwire gateway listening on",
-      });
-      processes.push(proc);
-      return proc;
-    };
+    const startGateway = () => gatewayProcess(port);
     let gateway = await startGateway();
     const page = await openPage(
       `http://127.0.0.1:${port}/#/executions/web2?node=${compute.nodeId}`,
@@ -152,6 +155,55 @@ describe("web log view", () => {
       (window as unknown as { tailwireView: { lines(): string[] } }).tailwireView.lines(),
     );
     expect(lines).toEqual(range(1, last).map((n) => `line ${n}`));
+  });
+
+  it("a browser's own EventSource resumes across a gateway SIGKILL with Last-Event-ID, exactly", async () => {
+    const compute = await rig.compute();
+    await appendLines(compute.store, "es1", 30);
+    const port = await freePort();
+    let gateway = await gatewayProcess(port);
+    const page = await openPage(`http://127.0.0.1:${port}/`);
+    // Plain EventSource: no headers of ours, its own reconnects (retry: 1000) and Last-Event-ID.
+    await page.evaluate((node) => {
+      const seen: number[] = [];
+      const opens: number[] = [];
+      const w = window as unknown as { es: { seen: number[]; opens: number[]; ended?: unknown } };
+      w.es = { seen, opens };
+      const source = new EventSource(`v1/executions/es1/logs?node=${node}&follow=true`);
+      source.onopen = () => opens.push(Date.now());
+      source.onmessage = (event) => seen.push(JSON.parse(event.data).seq);
+      source.addEventListener("end", (event) => {
+        w.es.ended = JSON.parse((event as MessageEvent).data);
+        source.close(); // the end: without close() an EventSource would reconnect
+      });
+    }, compute.nodeId);
+    const es = () =>
+      page.evaluate(
+        () =>
+          (window as unknown as { es: { seen: number[]; opens: number[]; ended?: unknown } }).es,
+      );
+    await pollUntil(async () => ((await es()).seen.length === 30 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: "the history",
+    });
+    await gateway.kill("SIGKILL");
+    await appendLines(compute.store, "es1", 20, 31);
+    gateway = await gatewayProcess(port);
+    await pollUntil(async () => ((await es()).seen.length === 50 ? true : undefined), {
+      timeoutMs: 15_000,
+      what: "the lines written while the gateway was down",
+    });
+    await compute.store.complete("es1", 9);
+    const done = await pollUntil(
+      async () => {
+        const state = await es();
+        return state.ended ? state : undefined;
+      },
+      { timeoutMs: 10_000, what: "the end event" },
+    );
+    expect(done.seen).toEqual(range(1, 50));
+    expect(done.opens.length).toBeGreaterThanOrEqual(2);
+    expect(done.ended).toEqual({ exitCode: 9, lastSeq: 50 });
   });
 
   it("shows a clear error when the compute node is SIGKILLed mid-follow", async () => {
