@@ -25,7 +25,7 @@ export async function main(
 ): Promise<{ url: string; close(): Promise<void> }> {
   const nc = await connect({ servers: options.servers });
   const client = new LogStreamClient({ connection: nc, nodeId: "orchestrator-1" });
-  const app = Fastify();
+  const app = Fastify({ maxParamLength: 256 }); // execution ids are up to 200 characters
   await app.register(tailwireGateway, {
     prefix: "/logs",
     client,

@@ -210,6 +210,15 @@ describe("GET /v1/executions/{id}/logs", () => {
       ["bad since", "e4", { node: compute.nodeId, since: "yesterday" }, 400, "BAD_REQUEST"],
       ["typo", "e4", { node: compute.nodeId, folow: "true" }, 400, "BAD_REQUEST"],
       ["bad execution id", "-e4", { node: compute.nodeId }, 400, "BAD_REQUEST"],
+      [
+        "longest execution id",
+        "a".repeat(200),
+        { node: compute.nodeId },
+        404,
+        "EXECUTION_NOT_FOUND",
+      ],
+      ["execution id too long", "a".repeat(201), { node: compute.nodeId }, 400, "BAD_REQUEST"],
+      ["non-ASCII execution id", "é1", { node: compute.nodeId }, 400, "BAD_REQUEST"],
     ];
     for (const [name, executionId, query, status, code] of cases) {
       const response = await fetch(logsUrl(url, encodeURIComponent(executionId), query));

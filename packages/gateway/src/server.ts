@@ -29,6 +29,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     genReqId: () => randomUUID(),
+    // Execution ids are up to 200 characters (Fastify's default stops path parameters at 100).
+    maxParamLength: 256,
     // A follow stream is a long response: no request timeout; idle keep-alive sockets are cut
     // at close so shutdown does not wait for them.
     requestTimeout: 0,
