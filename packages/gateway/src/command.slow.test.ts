@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayCommand } from "./command.js";
 import { gatewayLinks } from "./links.js";
-import type { RunningGateway } from "./server.js";
+import { type RunningGateway, runGateway } from "./server.js";
 import { appendLines, Rig } from "./test-helpers/rig.js";
 
 const exec = promisify(execFile);
@@ -96,6 +96,14 @@ describe("gatewayCommand", () => {
     ).rejects.toMatchObject({
       code: "INVALID_OPTIONS",
     });
+    await expect(
+      runGateway({
+        servers: rig.nats.url,
+        host: "127.0.0.1",
+        port: 0,
+        client: { windowBytes: 64 * 1024 },
+      }),
+    ).rejects.toMatchObject({ code: "INVALID_OPTIONS" });
     // Explicitly allowed: listens on every interface without tokens.
     const { running } = await run([
       "--listen",

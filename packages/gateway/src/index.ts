@@ -34,6 +34,7 @@ export {
   createGateway,
   type Gateway,
   type GatewayOptions,
+  MIN_WINDOW_BYTES,
   type RunGatewayOptions,
   type RunningGateway,
   runGateway,

@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { LogStreamClient, type LogStreamClientOptions } from "@tailwire/requester";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkListenSafety, type GatewayToken, readTokenFile } from "./auth.js";
+import { GatewayConfigError } from "./errors.js";
 import { GatewayMetrics } from "./metrics.js";
 import { type GatewayPluginOptions, tailwireGateway } from "./plugin.js";
 
@@ -57,6 +58,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
+/** The smallest window runGateway accepts: twice the compute node's default largest frame. */
+export const MIN_WINDOW_BYTES = 128 * 1024;
+
 export interface RunGatewayOptions {
   /** NATS server URL(s). */
   servers: string | string[];
@@ -86,6 +90,15 @@ export interface RunningGateway {
 }
 
 export async function runGateway(options: RunGatewayOptions): Promise<RunningGateway> {
+  const window = options.client?.windowBytes;
+  if (window !== undefined && window < MIN_WINDOW_BYTES) {
+    // Below twice the compute node's default largest frame (64 KiB) a long backlog can stall:
+    // the requester grants credit by half windows (see the README's Flow control).
+    throw new GatewayConfigError(
+      "INVALID_OPTIONS",
+      `client.windowBytes must be at least ${MIN_WINDOW_BYTES} for a gateway, got ${window}`,
+    );
+  }
   const tokens =
     options.tokens ?? (options.tokenFile ? await readTokenFile(options.tokenFile) : []);
   const authenticated = tokens.length > 0;
