@@ -6,10 +6,10 @@
 //               same run, from the same compute node (lines generated on demand, 200 bytes);
 //   follows:    gateway memory with 1,000 concurrent SSE follows open (quick: 200);
 //   slow:       gateway peak memory with one HTTP client reading 10,000 lines/s over a
-//               10,000,000-line backlog for 20 s (quick: 500,000 lines, 5 s);
+//               10,000,000-line backlog for 20 s (quick: 500,000 lines, 3 s);
 //   page:       time from opening the web view to the first lines of a tail of 100, headless
 //               Debian Chromium (median of 5 loads; quick: 3); and a 1,000,000-line history
-//               (quick: 200,000) loaded into the page: time, DOM size, JS heap, a jump to the top.
+//               (quick: 100,000) loaded into the page: time, DOM size, JS heap, a jump to the top.
 import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
@@ -430,7 +430,7 @@ export async function run({ quick }) {
   const rounds = quick ? 1 : 5;
   const followCount = quick ? 200 : 1_000;
   const backlog = quick ? 500_000 : 10_000_000;
-  const slowMs = quick ? 5_000 : 20_000;
+  const slowMs = quick ? 3_000 : 20_000;
   const rate = 10_000;
   return withServer(async (server) => {
     const compute = await startRole("compute", server.url);
@@ -442,7 +442,7 @@ export async function run({ quick }) {
       const t = await throughput(server, gatewayUrl, lines, rounds);
       const f = await follows(gateway, gatewayUrl, followCount);
       const s = await slowClient(gateway, gatewayUrl, backlog, slowMs, rate);
-      const p = await page(gatewayUrl, quick ? 3 : 5, quick ? 200_000 : 1_000_000);
+      const p = await page(gatewayUrl, quick ? 3 : 5, quick ? 100_000 : 1_000_000);
       const mb = (bytes) => round(bytes / 1e6, 1);
       const perFollowKb = round((f.during.heapUsed - f.before.heapUsed) / followCount / 1e3, 1);
       return {
