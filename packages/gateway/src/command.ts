@@ -39,6 +39,7 @@ export interface GatewayCommandOptions {
   maxStreamsPerToken?: number;
   corsOrigin?: string[];
   pingInterval?: number;
+  windowBytes?: number;
   logLevel: string;
 }
 
@@ -65,6 +66,11 @@ export function gatewayCommand(hooks: GatewayCommandHooks = {}): Command {
     )
     .option("--cors-origin <origin...>", "allow these origins (CORS is off without it)")
     .option("--ping-interval <ms>", "idle time before an SSE ping", positive("--ping-interval"))
+    .option(
+      "--window-bytes <n>",
+      "flow-control window per stream: the most the gateway holds for one slow client (default 4 MiB, at least 128 KiB)",
+      positive("--window-bytes"),
+    )
     .option("--log-level <level>", "pino log level", "info")
     .action(async (opts: GatewayCommandOptions) => {
       const logger = pino({ level: opts.logLevel, base: { service: "tailwire-gateway" } });
@@ -83,6 +89,7 @@ export function gatewayCommand(hooks: GatewayCommandHooks = {}): Command {
         ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
         ...(opts.corsOrigin === undefined ? {} : { corsOrigins: opts.corsOrigin }),
         ...(opts.pingInterval === undefined ? {} : { pingIntervalMs: opts.pingInterval }),
+        ...(opts.windowBytes === undefined ? {} : { client: { windowBytes: opts.windowBytes } }),
       });
       (hooks.print ?? ((line: string) => process.stdout.write(`${line}\n`)))(
         `tailwire gateway listening on ${running.url} (requester ${running.nodeId})`,
