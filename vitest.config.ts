@@ -16,6 +16,7 @@ export default defineConfig({
       "@tailwire/testkit": src("testkit"),
       "@tailwire/cli": src("cli"),
       "@tailwire/conformance": src("conformance"),
+      "@tailwire/gateway": src("gateway"),
     },
   },
   test: {

@@ -13,6 +13,7 @@ const BENCHES = {
   startup: () => import("./startup.mjs"),
   "slow-consumer": () => import("./slow-consumer.mjs"),
   retention: () => import("./retention.mjs"),
+  gateway: () => import("./gateway.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a fresh machine ready: nats-server (Debian package), pnpm 10 (through npx: corepack is
+# Makes a fresh machine ready: nats-server and chromium (Debian packages), pnpm 10 (through npx: corepack is
 # not usable here), the workspace's dependencies from the lockfile, and a build.
 # Sourced by scripts/demo.sh and scripts/test.sh; puts `pnpm` on PATH for them (and for turbo).
 set -euo pipefail
@@ -12,6 +12,19 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
   else
     echo "bootstrap: nats-server is missing: install it (apt-get install -y nats-server) or set NATS_SERVER_BIN" >&2
+    exit 1
+  fi
+fi
+
+# The gateway's browser tests drive Debian's chromium (no browser download: playwright-core is
+# pointed at /usr/bin/chromium, or CHROMIUM_BIN).
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_BIN:-}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing chromium (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "bootstrap: chromium is missing: install it (apt-get install -y chromium) or set CHROMIUM_BIN" >&2
     exit 1
   fi
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { gatewayCommand } from "@tailwire/gateway";
 import { Command, CommanderError, Option } from "commander";
 import { registerCompute } from "./commands/compute.js";
 import { registerConformance } from "./commands/conformance.js";
@@ -65,6 +66,7 @@ A session:
   registerExec(program, getLogger);
   registerLogs(program, getLogger);
   registerConformance(program, getLogger);
+  program.addCommand(gatewayCommand());
   for (const command of program.commands) {
     command.addOption(
       new Option("--log-level <level>", "log level (logs go to stderr)")

@@ -1,0 +1,157 @@
+// The web log view's entry point: the open form and deep links (#/executions/<id>?node=...),
+// the toolbar (follow, timestamps, filter, download, reconnect) and the connection state.
+import { type ConnectionState, LogConnection, type StreamTarget } from "./log-connection.js";
+import { LogModel } from "./log-model.js";
+import { LogView } from "./log-view.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const form = $<HTMLFormElement>("open");
+const executionInput = $<HTMLInputElement>("execution");
+const nodeInput = $<HTMLInputElement>("node");
+const tailInput = $<HTMLInputElement>("tail");
+const tokenInput = $<HTMLInputElement>("token");
+const status = $<HTMLSpanElement>("status");
+const followBox = $<HTMLInputElement>("follow");
+const timestampsBox = $<HTMLInputElement>("timestamps");
+const filterInput = $<HTMLInputElement>("filter");
+const count = $<HTMLSpanElement>("count");
+const download = $<HTMLButtonElement>("download");
+const reconnect = $<HTMLButtonElement>("reconnect");
+
+const model = new LogModel();
+const view = new LogView($("viewport"), $("spacer"), model);
+let connection: LogConnection | undefined;
+let target: StreamTarget | undefined;
+let state: ConnectionState | "idle" = "idle";
+let exitCode: number | null | undefined;
+let lastError: { code: string; message: string } | undefined;
+let openedAt = 0;
+let firstLineMs: number | undefined;
+
+// The token lives in this tab's sessionStorage: never in the URL, gone when the tab closes.
+const TOKEN_KEY = "tailwire.token";
+tokenInput.value = sessionStorage.getItem(TOKEN_KEY) ?? "";
+
+function setState(next: ConnectionState, detail: string): void {
+  state = next;
+  status.dataset.state = next;
+  status.textContent = detail ? `${next}: ${detail}` : next;
+  reconnect.hidden = next !== "error";
+}
+
+function open(next: StreamTarget): void {
+  connection?.stop();
+  model.clear();
+  exitCode = undefined;
+  lastError = undefined;
+  firstLineMs = undefined;
+  openedAt = performance.now();
+  target = next;
+  view.follow = true;
+  followBox.checked = true;
+  view.update();
+  connection = new LogConnection(next, {
+    entries(batch) {
+      if (model.add(batch) > 0) {
+        firstLineMs ??= performance.now() - openedAt;
+        count.textContent = `${model.entries.length} lines`;
+        view.update();
+      }
+    },
+    lastSeq: () => model.lastSeq,
+    state: setState,
+    end(code) {
+      exitCode = code;
+      setState("ended", `exit code ${code ?? "unknown"}`);
+    },
+    error(error) {
+      lastError = { code: error.code, message: error.message };
+      setState("error", `${error.code}: ${error.message}`);
+    },
+  });
+  connection.start();
+}
+
+/** Deep link: #/executions/<id>?node=<computeNodeId>&tail=<n>&follow=false */
+function fromHash(): StreamTarget | undefined {
+  const match = /^#\/executions\/([^?]+)(?:\?(.*))?$/.exec(location.hash);
+  if (!match) return undefined;
+  const query = new URLSearchParams(match[2] ?? "");
+  const tail = query.get("tail");
+  return {
+    executionId: decodeURIComponent(match[1]!),
+    node: query.get("node") ?? "",
+    tail: tail === null || tail === "" ? undefined : Number(tail),
+    follow: query.get("follow") !== "false",
+    token: tokenInput.value || undefined,
+  };
+}
+
+function openFromHash(): void {
+  const next = fromHash();
+  if (!next) return;
+  executionInput.value = next.executionId;
+  nodeInput.value = next.node;
+  tailInput.value = next.tail === undefined ? "" : String(next.tail);
+  open(next);
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
+  const query = new URLSearchParams({ node: nodeInput.value.trim() });
+  if (tailInput.value !== "") query.set("tail", tailInput.value);
+  const hash = `#/executions/${encodeURIComponent(executionInput.value.trim())}?${query}`;
+  if (location.hash === hash) openFromHash();
+  else location.hash = hash; // hashchange opens it
+});
+window.addEventListener("hashchange", openFromHash);
+
+followBox.addEventListener("change", () => {
+  view.follow = followBox.checked;
+  if (view.follow) view.scrollToEnd();
+});
+view.onFollowChange = (follow) => {
+  followBox.checked = follow;
+};
+timestampsBox.addEventListener("change", () => {
+  view.timestamps = timestampsBox.checked;
+  view.refresh();
+});
+filterInput.addEventListener("input", () => {
+  model.setFilter(filterInput.value);
+  view.refresh();
+});
+download.addEventListener("click", () => {
+  const blob = new Blob([model.text(timestampsBox.checked)], { type: "text/plain" });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = `${target?.executionId ?? "log"}.log`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+});
+reconnect.addEventListener("click", () => {
+  if (target) open(target);
+});
+
+// For tests and debugging: read-only facts about what the page holds and shows.
+Object.defineProperty(window, "tailwireView", {
+  value: Object.freeze({
+    state: () => ({
+      state,
+      status: status.textContent,
+      lines: model.entries.length,
+      lastSeq: model.lastSeq,
+      duplicates: model.duplicates,
+      exitCode,
+      error: lastError,
+      domRows: view.domRows,
+      follow: view.follow,
+      firstLineMs,
+    }),
+    seqs: () => model.entries.map((e) => e.seq),
+    lines: () => model.entries.map((e) => e.line),
+  }),
+});
+
+openFromHash();
