@@ -68,6 +68,8 @@ A session:
   registerConformance(program, getLogger);
   program.addCommand(gatewayCommand());
   for (const command of program.commands) {
+    // A command package that brings its own (the gateway's) keeps it.
+    if (command.options.some((option) => option.long === "--log-level")) continue;
     command.addOption(
       new Option("--log-level <level>", "log level (logs go to stderr)")
         .choices(LOG_LEVELS)

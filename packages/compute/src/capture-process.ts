@@ -5,6 +5,8 @@ import type { LogStreamName } from "@tailwire/protocol";
 import type { LogStore } from "./log-source.js";
 
 export interface CaptureProcessOptions {
+  /** The job the execution belongs to (retries and fan-out share it): found by job lookups. */
+  jobId?: string | undefined;
   /** The child's environment (replaces process.env, as with child_process.spawn). */
   env?: NodeJS.ProcessEnv | undefined;
   /** The child's working directory. */
@@ -47,7 +49,7 @@ export async function captureProcess(
   args: string[],
   options: CaptureProcessOptions = {},
 ): Promise<CaptureProcessResult> {
-  await store.create(executionId);
+  await store.create(executionId, options.jobId === undefined ? {} : { jobId: options.jobId });
 
   const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "pipe"],

@@ -32,7 +32,11 @@ export interface ExecutionCatalog {
   listExecutions(): Promise<{ executionId: string; jobId?: string }[]>;
   /** One execution as it is now, or undefined when the store does not hold it. */
   describeExecution(executionId: string): Promise<ExecutionInfo | undefined>;
-  /** Calls `listener` for every execution created or removed from now on; returns a stop. */
+  /**
+   * Calls `listener` for every execution created or removed from now on; returns a stop. The
+   * first reports may repeat executions that already existed (a listener ignores what it
+   * knows): that way none created between listing and watching is missed.
+   */
   watchExecutions(listener: (change: CatalogChange) => void): () => void;
 }
 

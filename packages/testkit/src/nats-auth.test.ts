@@ -10,16 +10,22 @@ import { renderNatsConfig } from "./nats-config.js";
 describe("role permissions", () => {
   it("gives a compute node its own subjects to receive and requester subjects to send to", () => {
     expect(computePermissions("gpu-7")).toEqual({
-      publish: { allow: ["_TW.*.s.*", "_TW.*.hb"] },
-      subscribe: { allow: ["node.compute.gpu-7.>", "_INBOX_gpu-7.>"] },
+      publish: { allow: ["_TW.*.s.*", "_TW.*.hb", "_TW.*.l.*"] },
+      subscribe: {
+        allow: ["node.compute.gpu-7.>", "_INBOX_gpu-7.>", "node.locate.ExecutionLocate/v1.>"],
+      },
     });
     expect(computeInboxPrefix("gpu-7")).toBe("_INBOX_gpu-7");
   });
 
-  it("gives a requester its own inbox, v1 requests and controls, and one reply per heartbeat", () => {
+  it("gives a requester its own inbox, v1 requests, controls and lookups, and one reply per heartbeat", () => {
     expect(requesterPermissions("ui_1")).toEqual({
       publish: {
-        allow: ["node.compute.*.ExecutionLogs/v1", "node.compute.*.ExecutionLogsControl/v1"],
+        allow: [
+          "node.compute.*.ExecutionLogs/v1",
+          "node.compute.*.ExecutionLogsControl/v1",
+          "node.locate.ExecutionLocate/v1.>",
+        ],
       },
       subscribe: { allow: ["_TW.ui_1.>"] },
       allow_responses: true,
@@ -54,7 +60,8 @@ describe("authorizationConfig", () => {
         "        publish: {",
         "          allow: [",
         '            "node.compute.*.ExecutionLogs/v1",',
-        '            "node.compute.*.ExecutionLogsControl/v1"',
+        '            "node.compute.*.ExecutionLogsControl/v1",',
+        '            "node.locate.ExecutionLocate/v1.>"',
         "          ]",
         "        }",
         "        subscribe: {",
@@ -72,13 +79,15 @@ describe("authorizationConfig", () => {
         "        publish: {",
         "          allow: [",
         '            "_TW.*.s.*",',
-        '            "_TW.*.hb"',
+        '            "_TW.*.hb",',
+        '            "_TW.*.l.*"',
         "          ]",
         "        }",
         "        subscribe: {",
         "          allow: [",
         '            "node.compute.c1.>",',
-        '            "_INBOX_c1.>"',
+        '            "_INBOX_c1.>",',
+        '            "node.locate.ExecutionLocate/v1.>"',
         "          ]",
         "        }",
         "      }",

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { constants } from "node:os";
 import { captureProcess, FileLogStore } from "@tailwire/compute";
-import { isExecutionId } from "@tailwire/protocol";
+import { isExecutionId, isJobId } from "@tailwire/protocol";
 import type { Command } from "commander";
 import { CliError, EXIT } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
@@ -12,6 +12,7 @@ import { parseSize } from "../sizes.js";
 interface ExecOptions {
   dataDir: string;
   executionId?: string;
+  jobId?: string;
   maxLogBytes?: number;
   tee?: boolean;
 }
@@ -32,6 +33,10 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
     .option(
       "--execution-id <id>",
       "the execution's id: [A-Za-z0-9][A-Za-z0-9._-]{0,199} (default: a generated one, printed)",
+    )
+    .option(
+      "--job-id <id>",
+      "the job this execution belongs to: `tailwire logs --job` streams every execution of it",
     )
     .option(
       "--tee",
@@ -77,11 +82,15 @@ export function registerExec(program: Command, logger: () => CliLogger): void {
         log.info({ signal }, "stopping the command");
         abort.abort(signal);
       });
-      await store.create(executionId);
+      if (options.jobId !== undefined && !isJobId(options.jobId))
+        throw new CliError(EXIT.USAGE, `invalid job id ${JSON.stringify(options.jobId)}`);
+      const job = options.jobId === undefined ? {} : { jobId: options.jobId };
+      await store.create(executionId, job);
       log.info({ executionId, dir: store.dir, command, args }, "execution started");
       say(`execution ${executionId} started: ${[command, ...args].join(" ")}`);
       try {
         const result = await captureProcess(store, executionId, command, args, {
+          ...job,
           signal: abort.signal,
           ...(options.tee ? { tee: { stdout: process.stdout, stderr: process.stderr } } : {}),
         });

@@ -26,9 +26,13 @@ import {
 } from "../parse.js";
 import { removedNoticeJson, removedNoticeText } from "../removed-notice.js";
 import { onTerminate } from "../signals.js";
+import { runJobLogs } from "./job-logs.js";
 
-interface LogsOptions extends NatsCliOptions {
-  node: string;
+export interface LogsOptions extends NatsCliOptions {
+  node?: string;
+  job?: string;
+  prefix?: boolean;
+  maxStreams?: number;
   follow?: boolean;
   tail?: number;
   since?: number;
@@ -53,8 +57,21 @@ export function registerLogs(program: Command, logger: () => CliLogger): void {
     .description(
       "print an execution's logs from a compute node: stdout lines to stdout, stderr lines to stderr",
     )
-    .argument("<execution-id>", "the execution")
-    .requiredOption("--node <node-id>", "the compute node that ran it")
+    .argument("[execution-id]", "the execution (or --job for every execution of a job)")
+    .option(
+      "--node <node-id>",
+      "the compute node that ran it (default: found by asking the compute nodes)",
+    )
+    .option(
+      "--job <job-id>",
+      "every execution of this job, on every compute node, merged in capture-time order",
+    )
+    .option("--prefix", "with --job: put [node/execution] before every line (like kubectl)")
+    .option(
+      "--max-streams <n>",
+      "with --job: executions streamed at once, the rest wait (default 10; kubectl's --max-log-requests)",
+      positiveInteger,
+    )
     .option("-f, --follow", "keep printing new lines until the execution completes")
     .option(
       "-n, --tail <n>",
@@ -147,38 +164,44 @@ Examples:
   tailwire logs job-42 --node compute-1 --from-seq 1200 --json | jq -r 'select(.seq) | .line'`,
     );
   addNatsOptions(command, nonNegativeInteger);
-  command.action(async (executionId: string, options: LogsOptions) => {
+  command.action(async (executionId: string | undefined, options: LogsOptions) => {
+    if (options.job !== undefined) {
+      if (executionId !== undefined)
+        throw new CliError(EXIT.USAGE, "give an execution id or --job, not both");
+      process.exitCode = await runJobLogs(options.job, options, logger());
+      return;
+    }
+    if (executionId === undefined)
+      throw new CliError(EXIT.USAGE, "missing the execution id (or --job <job-id>)");
     process.exitCode = await runLogs(executionId, options, logger());
   });
 }
 
 /** Why this command stopped its stream itself (and what it exits with then). */
-type StoppedBy = "SIGINT" | "SIGTERM" | "EPIPE" | "UNTIL" | "NATS";
+export type StoppedBy = "SIGINT" | "SIGTERM" | "EPIPE" | "UNTIL" | "NATS";
 
-async function runLogs(
-  executionId: string,
+/**
+ * Checks the options every logs run shares, connects (reconnecting for as long as the window
+ * allows: watchNatsConnection decides when to give up, so the window is one clear option instead
+ * of attempts × wait) and makes the client; bad values are usage errors.
+ */
+export async function openClient(
   options: LogsOptions,
-  logger: CliLogger,
-): Promise<number> {
-  if (!isExecutionId(executionId))
-    throw new CliError(EXIT.USAGE, `invalid execution id ${JSON.stringify(executionId)}`);
-  if (!isNodeId(options.node))
+  log: CliLogger,
+): Promise<{ nc: NatsConnection; client: LogStreamClient }> {
+  if (options.node !== undefined && !isNodeId(options.node))
     throw new CliError(EXIT.USAGE, `invalid node id ${JSON.stringify(options.node)}`);
   if (!isNodeId(options.requesterId)) {
     throw new CliError(EXIT.USAGE, `invalid requester id ${JSON.stringify(options.requesterId)}`);
   }
   if (options.until !== undefined && options.since !== undefined && options.until < options.since)
     throw new CliError(EXIT.USAGE, "--until is before --since: no line can match");
-  const log = logger.child({ requesterId: options.requesterId });
-  let client: LogStreamClient;
-  // Reconnect for as long as the window allows; the watch below decides when to give up, so the
-  // window is one clear option instead of attempts × wait.
   const nc = await connectNats(options, `tailwire logs ${options.requesterId}`, {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
   try {
-    client = new LogStreamClient({
+    const client = new LogStreamClient({
       connection: nc,
       nodeId: options.requesterId,
       logger: log,
@@ -189,12 +212,24 @@ async function runLogs(
       computeLostAfterMissed: options.computeLostAfterMissed,
       acceptTimeoutMs: options.acceptTimeoutMs,
     });
+    return { nc, client };
   } catch (error) {
     await nc.close();
     if (error instanceof RangeError || error instanceof TypeError)
       throw new CliError(EXIT.USAGE, error.message);
     throw error;
   }
+}
+
+async function runLogs(
+  executionId: string,
+  options: LogsOptions,
+  logger: CliLogger,
+): Promise<number> {
+  if (!isExecutionId(executionId))
+    throw new CliError(EXIT.USAGE, `invalid execution id ${JSON.stringify(executionId)}`);
+  const log = logger.child({ requesterId: options.requesterId });
+  const { nc, client } = await openClient(options, log);
 
   const abort = new AbortController();
   let stoppedBy: StoppedBy | undefined;
@@ -231,7 +266,8 @@ async function runLogs(
   let code: number = EXIT.OK;
   try {
     const stream = client.streamLogs({
-      nodeId: options.node,
+      // Without --node the client's locator finds the one compute node holding it.
+      ...(options.node === undefined ? {} : { computeNodeId: options.node }),
       executionId,
       signal: abort.signal,
       ...(options.follow ? { follow: true } : {}),
@@ -328,7 +364,7 @@ async function reportEnd(
  * Watches the NATS connection: when it is lost and not back within `windowMs`, calls `onLost`.
  * (nats.js reconnects on its own, forever here; this is the one place that decides to give up.)
  */
-function watchNatsConnection(
+export function watchNatsConnection(
   nc: NatsConnection,
   windowMs: number,
   onLost: () => void,
@@ -354,7 +390,7 @@ function watchNatsConnection(
   };
 }
 
-function reportFailure(
+export function reportFailure(
   error: unknown,
   stoppedBy: StoppedBy | undefined,
   options: LogsOptions,
@@ -375,9 +411,11 @@ function reportFailure(
   }
   if (error instanceof TailwireError) {
     const hint =
-      error.code === "NODE_UNREACHABLE"
+      error.code === "NODE_UNREACHABLE" && options.node !== undefined
         ? ` (is compute node ${options.node} running and connected to ${options.nats}?)`
-        : "";
+        : error.code === "EXECUTION_AMBIGUOUS"
+          ? " (name one with --node)"
+          : "";
     process.stderr.write(`tailwire logs: ${error.code}: ${error.message}${hint}\n`);
     return exitCodeOf(error.code);
   }

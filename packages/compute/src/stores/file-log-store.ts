@@ -1,15 +1,23 @@
 import { constants } from "node:fs";
-import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { access, type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import {
   BadRequestError,
   ExecutionNotFoundError,
   isExecutionId,
+  isJobId,
   type LogEntry,
   type LogStreamName,
 } from "@tailwire/protocol";
+import type {
+  CatalogChange,
+  CreateOptions,
+  ExecutionCatalog,
+  ExecutionInfo,
+} from "../execution-catalog.js";
 import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
+import { FileExecutionCatalog, readJobFile, writeJobFile } from "./file-catalog.js";
 import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
 import type { ReadStats } from "./file-lines.js";
 import { FileLogReader } from "./file-log-reader.js";
@@ -64,7 +72,7 @@ export interface FileLogStoreOptions extends RetentionOptions {
  * applied by the writing process; the store-wide budget and age by whichever process sweeps
  * (every store with a sweep interval, e.g. the compute node's).
  */
-export class FileLogStore implements LogStore {
+export class FileLogStore implements LogStore, ExecutionCatalog {
   /** The absolute directory of the logs. */
   readonly dir: string;
   readonly pollIntervalMs: number;
@@ -73,6 +81,8 @@ export class FileLogStore implements LogStore {
   readonly #writers = new Map<string, FileLogWriter>();
   readonly #readers = new Set<FileLogReader>();
   readonly #watcher: DirectoryWatcher;
+  /** The executions of the directory, for lookups (whoever wrote them). */
+  readonly #catalog: FileExecutionCatalog;
   readonly #limits: RetentionLimits;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<StoreUsage> | null = null;
@@ -96,6 +106,7 @@ export class FileLogStore implements LogStore {
       throw new TypeError("FileLogStore: sweepIntervalMs must be a number >= 0");
     }
     this.#watcher = new DirectoryWatcher(this.dir);
+    this.#catalog = new FileExecutionCatalog(this.dir);
     if (sweepEvery > 0) {
       this.#sweepTimer = setInterval(() => {
         this.sweep().catch(() => {});
@@ -191,9 +202,47 @@ export class FileLogStore implements LogStore {
     return reader;
   }
 
-  async create(executionId: string): Promise<void> {
+  async create(executionId: string, options: CreateOptions = {}): Promise<void> {
     this.#assertOpen();
+    if (options.jobId !== undefined) {
+      if (!isJobId(options.jobId))
+        throw new BadRequestError(`invalid job id ${JSON.stringify(options.jobId)}`);
+      this.#paths(executionId);
+      await this.#ensureDir();
+      // Before the log: an execution is found with its job, or not yet at all.
+      await writeJobFile(this.dir, executionId, options.jobId);
+    }
     await this.#writer(executionId).ready;
+  }
+
+  async listExecutions(): Promise<{ executionId: string; jobId?: string }[]> {
+    return this.#catalog.list();
+  }
+
+  async describeExecution(executionId: string): Promise<ExecutionInfo | undefined> {
+    if (!isExecutionId(executionId) || this.#closed) return undefined;
+    let reader: LogReader;
+    try {
+      reader = await this.open(executionId, { tail: 0, follow: false, signal: NEVER });
+    } catch (error) {
+      if (error instanceof ExecutionNotFoundError) return undefined;
+      throw error;
+    }
+    try {
+      const jobId = await readJobFile(this.dir, executionId);
+      return {
+        executionId,
+        ...(jobId === undefined ? {} : { jobId }),
+        lastSeq: reader.lastSeqAtOpen,
+        completed: reader.exitCode !== null || (await exists(this.exitPath(executionId))),
+      };
+    } finally {
+      await reader.close();
+    }
+  }
+
+  watchExecutions(listener: (change: CatalogChange) => void): () => void {
+    return this.#catalog.watch(listener);
   }
 
   async append(
@@ -234,6 +283,7 @@ export class FileLogStore implements LogStore {
     for (const reader of this.#readers) pending.push(reader.close());
     for (const writer of this.#writers.values()) pending.push(writer.close());
     this.#watcher.close();
+    this.#catalog.close();
     await Promise.allSettled(pending);
     await this.#sweeping?.catch(() => {});
   }
@@ -322,3 +372,12 @@ function validateReadOptions(options: ReadOptions): void {
     throw new BadRequestError("signal must be an AbortSignal");
   }
 }
+
+/** A signal that never aborts: a describe's read is closed by describeExecution itself. */
+const NEVER = new AbortController().signal;
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );

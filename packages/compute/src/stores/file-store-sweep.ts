@@ -94,6 +94,7 @@ async function removeRest(dir: string, id: string): Promise<void> {
   await removeFile(`${segDir}/.next-active.tmp`).catch(() => {});
   await rmdir(segDir).catch(() => {});
   await removeFile(`${dir}/${id}.exit`);
+  await removeFile(`${dir}/${id}.job`);
 }
 
 const bytesOf = (e: ExecutionFiles): number =>

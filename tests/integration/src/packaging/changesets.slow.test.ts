@@ -16,6 +16,7 @@ const FIXED = [
   "@tailwire/requester",
   "@tailwire/cli",
   "@tailwire/conformance",
+  "@tailwire/gateway",
 ];
 type Bump = "patch" | "minor" | "major";
 

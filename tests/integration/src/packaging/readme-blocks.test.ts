@@ -54,10 +54,9 @@ async function typeCheck(dir: string, blocks: readonly ReadmeBlock[]): Promise<s
       types: ["node"],
       typeRoots: [join(ROOT, "node_modules", "@types")],
       paths: Object.fromEntries(
-        ["protocol", "compute", "requester", "testkit", "cli"].map((p) => [
-          `@tailwire/${p}`,
-          src(p),
-        ]),
+        ["protocol", "compute", "requester", "testkit", "cli", "conformance", "gateway"].map(
+          (p) => [`@tailwire/${p}`, src(p)],
+        ),
       ),
     },
     files: blocks.map((b) => b.file),

@@ -18,6 +18,7 @@ export const PUBLISHED = [
   "testkit",
   "cli",
   "conformance",
+  "gateway",
 ] as const;
 export type Published = (typeof PUBLISHED)[number];
 
