@@ -28,6 +28,8 @@ const CLI = (() => {
   return join(dirname(manifest), bin.tailwire);
 })();
 const REQUESTER = fileURLToPath(new URL("./showcase/requester-node.js", import.meta.url));
+/** The job all three executions of the showcase belong to. */
+const JOB_ID = "showcase-job";
 const WORKLOAD = fileURLToPath(new URL("./showcase/workload.js", import.meta.url));
 
 /** Demo timing: short on purpose, so every failure is detected within a second. */
@@ -45,7 +47,7 @@ const out = (text = "") => process.stdout.write(`${text}\n`);
 
 interface Started {
   name: string;
-  role: "compute" | "exec" | "requester";
+  role: "compute" | "exec" | "requester" | "gateway";
   proc: NodeProcess;
 }
 
@@ -76,10 +78,15 @@ class Showcase {
     role: Started["role"],
     script: string,
     args: string[],
-    readyLine: string,
+    /** Undefined: a command that just runs (wait for its exit instead). */
+    readyLine: string | undefined,
   ) {
     if (this.#cleanup) throw new Error("stopping");
-    const starting = NodeProcess.start({ script, args, readyLine, readyTimeoutMs: 15_000 });
+    const starting = NodeProcess.start({
+      script,
+      args,
+      ...(readyLine === undefined ? {} : { readyLine, readyTimeoutMs: 15_000 }),
+    });
     this.#starting.add(starting);
     try {
       const proc = await starting;
@@ -108,7 +115,7 @@ class Showcase {
       // already. Give them a moment, so a SIGTERM does not hit a process that is exiting.
       await Promise.allSettled(this.started.map((s) => s.proc.waitForExit(1500)));
     }
-    for (const role of ["requester", "exec", "compute"] as const) {
+    for (const role of ["gateway", "requester", "exec", "compute"] as const) {
       await Promise.all(
         this.started
           .filter((s) => s.role === role)
@@ -226,6 +233,8 @@ async function run(show: Showcase): Promise<void> {
         [
           "exec",
           ...["--data-dir", join(show.dir!, job.node), "--execution-id", job.id],
+          // One job id for all three: `tailwire logs --job` follows them as one (step 1b).
+          ...["--job-id", JOB_ID],
           "--",
           process.execPath,
           WORKLOAD,
@@ -305,6 +314,53 @@ async function run(show: Showcase): Promise<void> {
     what: "tail 5 + follow job-a (compute-1)",
     result: `${counts.stdout} stdout + ${counts.stderr} stderr lines, End exit ${exitCode}`,
     time: `${ms(s1Ms)} stream`,
+  });
+
+  // ---- 1b. the person's way in: HTTP, the web view and the whole job ------------------------
+  step("1b", "the same logs for a person: over HTTP (tailwire gateway) and a whole job at once");
+  const gateway = await show.start(
+    "gateway",
+    "gateway",
+    CLI,
+    ["gateway", "--listen", "127.0.0.1:0", "--nats", nats, "--log-level", "warn"],
+    "tailwire gateway listening on",
+  );
+  const gatewayUrl = /listening on (\S+)/.exec(
+    gateway.stdoutLines.find((l) => l.includes("listening on")) ?? "",
+  )?.[1];
+  if (!gatewayUrl) throw new Error("the gateway did not say where it listens");
+  // No node named: the gateway asks which compute node holds job-a.
+  const http = await fetch(`${gatewayUrl}/v1/executions/job-a/logs?tail=3`, {
+    headers: { accept: "application/x-ndjson" },
+  });
+  const records = (await http.text())
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { seq?: number; line?: string; end?: { exitCode: number } });
+  note(`GET ${gatewayUrl}/v1/executions/job-a/logs?tail=3  →  HTTP ${http.status}, ndjson:`);
+  for (const r of records) out(`     ${c.dim(JSON.stringify(r))}`);
+  note(`while this runs: open ${c.bold(`${gatewayUrl}/#/executions/job-b`)} (the web log view)`);
+  note(`or: curl -N '${gatewayUrl}/v1/executions/job-c/logs?follow=true'`);
+  const whole = await show.start(
+    "job-logs",
+    "requester",
+    CLI,
+    ["logs", "--job", JOB_ID, "--prefix", "--tail", "2", "--nats", nats],
+    undefined,
+  );
+  await whole.waitForExit(15_000);
+  note(
+    `tailwire logs --job ${JOB_ID} --prefix --tail 2  (no node named: three executions, merged)`,
+  );
+  for (const line of whole.stdoutLines) out(`     ${line}`);
+  for (const line of whole.stderrLines) out(`     ${c.dim(line)}`);
+  show.summary.push({
+    step: "1b",
+    what: "job-a over HTTP; the whole job via the CLI",
+    result: `HTTP ${http.status}, ${records.length} records; ${whole.stdoutLines.length} lines from ${
+      new Set(whole.stdoutLines.map((l) => l.split("]")[0])).size
+    } executions`,
+    time: "",
   });
 
   // ---- 2. cancel ------------------------------------------------------------------------

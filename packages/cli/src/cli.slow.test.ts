@@ -422,8 +422,9 @@ describe("tailwire logs failures: one line on stderr, one exit code per cause", 
     expect(run.stdout).toEqual([]);
   });
 
-  it("bad usage (missing --node, invalid execution id): exit 2", async () => {
-    expect((await cli(["logs", "done-1", "--nats", nats.url])).code).toBe(2);
+  it("bad usage (no execution id, both an id and --job, invalid execution id): exit 2", async () => {
+    expect((await cli(["logs", "--nats", nats.url])).code).toBe(2);
+    expect((await cli(["logs", "done-1", "--job", "j", "--nats", nats.url])).code).toBe(2);
     const invalid = await logs("../etc/passwd", "c1");
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toEqual(['tailwire logs: invalid execution id "../etc/passwd"']);

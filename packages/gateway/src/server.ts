@@ -95,8 +95,8 @@ export interface RunningGateway {
 export async function runGateway(options: RunGatewayOptions): Promise<RunningGateway> {
   const window = options.client?.windowBytes;
   if (window !== undefined && window < MIN_WINDOW_BYTES) {
-    // Below twice the compute node's default largest frame (64 KiB) a long backlog can stall:
-    // the requester grants credit by half windows (see the README's Flow control).
+    // Frames are at most half the window: below this they shrink under the compute node's
+    // default 64 KiB, and a gateway stream slows down (see the README's Flow control).
     throw new GatewayConfigError(
       "INVALID_OPTIONS",
       `client.windowBytes must be at least ${MIN_WINDOW_BYTES} for a gateway, got ${window}`,

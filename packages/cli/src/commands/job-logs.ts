@@ -121,7 +121,9 @@ async function reportExecution(
   const said = item.error
     ? c.red(`tailwire logs: ${who} failed: ${item.error.code}: ${item.error.message}`)
     : item.exitCode === null || item.exitCode === undefined
-      ? `tailwire logs: ${who} ended without an exit code`
+      ? options.follow
+        ? `tailwire logs: ${who} ended without an exit code (killed by a signal, or it could not start)`
+        : `tailwire logs: ${who} has no exit code yet (still running: -f follows it)`
       : item.exitCode === 0
         ? c.dim(`tailwire logs: ${who} exited with code 0`)
         : c.red(`tailwire logs: ${who} exited with code ${item.exitCode}`);
