@@ -3,34 +3,20 @@
  * three `tailwire compute` nodes, executions captured by `tailwire exec --job-id`, one compute
  * node SIGKILLed in the middle of a job's follow.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { NatsServer, NodeProcess } from "@tailwire/testkit";
+import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CliProcesses, ensureCliBuilt } from "./test-helpers/cli-processes.js";
 
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-const ENV: NodeJS.ProcessEnv = { NO_COLOR: "1", FORCE_COLOR: undefined, NATS_URL: undefined };
 const FAST = ["--heartbeat-interval-ms", "200"];
 
 let nats: NatsServer;
 let dir: string;
-const started: NodeProcess[] = [];
-
-async function start(args: string[], readyLine?: string): Promise<NodeProcess> {
-  const proc = await NodeProcess.start({
-    script: CLI,
-    args,
-    env: ENV,
-    ...(readyLine === undefined ? {} : { readyLine }),
-  });
-  started.push(proc);
-  return proc;
-}
+const cli = new CliProcesses();
+const start = (args: string[], readyLine?: string) =>
+  cli.start(args, readyLine === undefined ? {} : { readyLine });
 
 const computeNode = (node: string) =>
   start(
@@ -52,18 +38,13 @@ const exec = (node: string, executionId: string, jobId: string, script: string) 
   );
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) {
-    execFileSync("npx", ["-y", "pnpm@10", "-r", "--filter", "@tailwire/cli...", "build"], {
-      cwd: REPO,
-      stdio: "inherit",
-    });
-  }
+  ensureCliBuilt();
   nats = await NatsServer.start();
   dir = await mkdtemp(join(tmpdir(), "tailwire-cli-jobs-"));
 });
 
 afterAll(async () => {
-  await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGKILL")));
+  await cli.stopAll();
   await nats.stop();
   await rm(dir, { recursive: true, force: true });
 });

@@ -4,48 +4,29 @@
  * notice first, then the newest lines contiguous up to the last; the compute node's stats line
  * reports the store's usage. Real processes, a real nats-server.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { NatsServer, NodeProcess } from "@tailwire/testkit";
+import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRetentionAge, parseSize } from "./sizes.js";
-
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-const ENV: NodeJS.ProcessEnv = { NO_COLOR: "1", FORCE_COLOR: undefined, NATS_URL: undefined };
+import { CliProcesses, ensureCliBuilt } from "./test-helpers/cli-processes.js";
 
 let nats: NatsServer;
 let dir: string;
-const started: NodeProcess[] = [];
-
-async function start(args: string[], readyLine?: string): Promise<NodeProcess> {
-  const proc = await NodeProcess.start({
-    script: CLI,
-    args,
-    env: ENV,
-    ...(readyLine === undefined ? {} : { readyLine }),
-  });
-  started.push(proc);
-  return proc;
-}
+const cli = new CliProcesses();
+const start = (args: string[], readyLine?: string) =>
+  cli.start(args, readyLine === undefined ? {} : { readyLine });
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) {
-    execFileSync("npx", ["-y", "pnpm@10", "-r", "--filter", "@tailwire/cli...", "build"], {
-      cwd: REPO,
-      stdio: "inherit",
-    });
-  }
+  ensureCliBuilt();
   nats = await NatsServer.start();
   dir = await mkdtemp(join(tmpdir(), "tailwire-cli-retention-"));
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGTERM", 3000)));
+  await cli.stopAll();
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });

@@ -6,49 +6,33 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { REQUESTER_EXECUTIONS, readSeed } from "@tailwire/conformance";
-import { NatsServer, NodeProcess } from "@tailwire/testkit";
+import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   EXPECTED_COMPUTE_FAILURES,
   EXPECTED_REQUESTER_FAILURES,
   expectedAmong,
 } from "../../conformance/src/test-helpers/expected-failures.js";
-
-const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-const ENV: NodeJS.ProcessEnv = { NO_COLOR: "1", FORCE_COLOR: undefined, NATS_URL: undefined };
+import { CliProcesses } from "./test-helpers/cli-processes.js";
 
 let nats: NatsServer;
 let dir: string;
-const started: NodeProcess[] = [];
+const cli = new CliProcesses();
 
 beforeAll(async () => {
   nats = await NatsServer.start();
   dir = await mkdtemp(join(tmpdir(), "tailwire-conformance-"));
 });
 afterAll(async () => {
-  await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGTERM", 3000)));
+  await cli.stopAll();
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function start(args: string[], readyLine?: string): Promise<NodeProcess> {
-  const proc = await NodeProcess.start({
-    script: CLI,
-    args,
-    env: ENV,
-    ...(readyLine === undefined ? {} : { readyLine }),
-  });
-  started.push(proc);
-  return proc;
-}
-
-async function run(args: string[], timeoutMs = 60_000) {
-  const proc = await start(args);
-  const status = await proc.waitForExit(timeoutMs);
-  return { code: status.code, stdout: proc.stdoutLines, stderr: proc.stderrLines };
-}
+const start = (args: string[], readyLine?: string) =>
+  cli.start(args, readyLine === undefined ? {} : { readyLine });
+const run = (args: string[], timeoutMs?: number) => cli.run(args, timeoutMs);
 
 /** The rule ids a report printed as FAIL. */
 const failedRules = (lines: string[]) =>

@@ -6,14 +6,8 @@ import { CliError, EXIT, exitCodeOf } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { colorEnabled, palette, writeLine } from "../output.js";
 import { TAIL_ALL } from "../parse.js";
-import { onTerminate } from "../signals.js";
-import {
-  type LogsOptions,
-  openClient,
-  reportFailure,
-  type StoppedBy,
-  watchNatsConnection,
-} from "./logs.js";
+import { type LogsOptions, openClient, reportFailure } from "./logs.js";
+import { StreamStop } from "./stream-stop.js";
 
 type Entry = Extract<JobLogItem, { type: "entry" }>;
 
@@ -29,21 +23,9 @@ export async function runJobLogs(
     throw new CliError(EXIT.USAGE, "--from-seq is per execution: it does not apply to --job");
   const log = logger.child({ requesterId: options.requesterId, jobId });
   const { nc, client } = await openClient(options, log);
-  const abort = new AbortController();
-  let stoppedBy: StoppedBy | undefined;
-  const stop = (why: StoppedBy) => {
-    stoppedBy ??= why;
-    abort.abort(why);
-  };
-  const off = onTerminate(stop);
-  const natsWatch = watchNatsConnection(nc, options.reconnectWindow, () => stop("NATS"));
+  const stopper = new StreamStop(nc, options.reconnectWindow);
   const out = palette(options.color && colorEnabled(process.stdout));
   const err = palette(options.color && colorEnabled(process.stderr));
-  const onPipeError = (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") stop("EPIPE");
-  };
-  process.stdout.on("error", onPipeError);
-  process.stderr.on("error", onPipeError);
 
   const text = (e: Entry): string => {
     const c = e.stream === "stderr" ? err : out;
@@ -57,7 +39,7 @@ export async function runJobLogs(
   try {
     const stream = client.streamJobLogs({
       jobId,
-      signal: abort.signal,
+      signal: stopper.signal,
       ...(options.follow ? { follow: true } : {}),
       ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
       ...(options.since === undefined ? {} : { since: options.since }),
@@ -90,10 +72,9 @@ export async function runJobLogs(
       code = firstNonZero === undefined ? EXIT.OK : (firstNonZero ?? EXIT.NO_EXIT_CODE);
     }
   } catch (error) {
-    code = reportFailure(error, stoppedBy, options, nc.isClosed());
+    code = reportFailure(error, stopper.by, options, nc.isClosed());
   } finally {
-    off();
-    natsWatch.stop();
+    stopper.dispose();
     await client.close();
     await nc.close().catch(() => {});
   }

@@ -25,8 +25,8 @@ import {
   tailArgument,
 } from "../parse.js";
 import { removedNoticeJson, removedNoticeText } from "../removed-notice.js";
-import { onTerminate } from "../signals.js";
 import { runJobLogs } from "./job-logs.js";
+import { type StoppedBy, StreamStop } from "./stream-stop.js";
 
 export interface LogsOptions extends NatsCliOptions {
   node?: string;
@@ -177,9 +177,6 @@ Examples:
   });
 }
 
-/** Why this command stopped its stream itself (and what it exits with then). */
-export type StoppedBy = "SIGINT" | "SIGTERM" | "EPIPE" | "UNTIL" | "NATS";
-
 /**
  * Checks the options every logs run shares, connects (reconnecting for as long as the window
  * allows: watchNatsConnection decides when to give up, so the window is one clear option instead
@@ -231,28 +228,15 @@ async function runLogs(
   const log = logger.child({ requesterId: options.requesterId });
   const { nc, client } = await openClient(options, log);
 
-  const abort = new AbortController();
-  let stoppedBy: StoppedBy | undefined;
-  const stop = (why: StoppedBy) => {
-    stoppedBy ??= why;
-    abort.abort(why);
-  };
-  const off = onTerminate(stop);
-  const natsWatch = watchNatsConnection(nc, options.reconnectWindow, () => stop("NATS"));
+  const stopper = new StreamStop(nc, options.reconnectWindow);
   const untilTimer =
     options.follow && options.until !== undefined
-      ? setTimeout(() => stop("UNTIL"), Math.max(0, options.until - Date.now()))
+      ? setTimeout(() => stopper.stop("UNTIL"), Math.max(0, options.until - Date.now()))
       : undefined;
   const colors = {
     out: palette(options.color && colorEnabled(process.stdout)),
     err: palette(options.color && colorEnabled(process.stderr)),
   };
-  const onPipeError = (error: NodeJS.ErrnoException) => {
-    // `tailwire logs ... | head`: the reader went away. Stop the stream, quietly.
-    if (error.code === "EPIPE") stop("EPIPE");
-  };
-  process.stdout.on("error", onPipeError);
-  process.stderr.on("error", onPipeError);
 
   const format = (entry: LogEntry): string => {
     if (options.json)
@@ -269,7 +253,7 @@ async function runLogs(
       // Without --node the client's locator finds the one compute node holding it.
       ...(options.node === undefined ? {} : { computeNodeId: options.node }),
       executionId,
-      signal: abort.signal,
+      signal: stopper.signal,
       ...(options.follow ? { follow: true } : {}),
       ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
       ...(options.since === undefined ? {} : { since: options.since }),
@@ -294,7 +278,7 @@ async function runLogs(
       for (const entry of batch) {
         // --until: lines come in capture order, so the first one after it ends the stream.
         if (options.until !== undefined && entry.time > options.until) {
-          stop("UNTIL");
+          stopper.stop("UNTIL");
           break;
         }
         const out = options.json || entry.stream === "stdout" ? process.stdout : process.stderr;
@@ -307,10 +291,10 @@ async function runLogs(
         lastSeq = entry.seq;
       }
       if (pending !== "") await writeLine(pendingOut, pending);
-      if (stoppedBy === "UNTIL") break;
+      if (stopper.by === "UNTIL") break;
     }
     log.info({ exitCode: stream.exitCode, lastSeq: stream.lastSeq }, "stream completed");
-    if (stoppedBy === "UNTIL") {
+    if (stopper.by === "UNTIL") {
       code = options.exitCode ? EXIT.NO_EXIT_CODE : EXIT.OK;
     } else {
       code = await reportEnd(
@@ -321,10 +305,9 @@ async function runLogs(
       );
     }
   } catch (error) {
-    code = reportFailure(error, stoppedBy, options, nc.isClosed());
+    code = reportFailure(error, stopper.by, options, nc.isClosed());
   } finally {
-    off();
-    natsWatch.stop();
+    stopper.dispose();
     clearTimeout(untilTimer);
     await client.close(); // cancels the stream on the compute node if it is still open
     await nc.close().catch(() => {});
@@ -358,36 +341,6 @@ async function reportEnd(
   }
   if (!options.exitCode) return EXIT.OK;
   return exitCode ?? EXIT.NO_EXIT_CODE;
-}
-
-/**
- * Watches the NATS connection: when it is lost and not back within `windowMs`, calls `onLost`.
- * (nats.js reconnects on its own, forever here; this is the one place that decides to give up.)
- */
-export function watchNatsConnection(
-  nc: NatsConnection,
-  windowMs: number,
-  onLost: () => void,
-): { stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const status = nc.status();
-  void (async () => {
-    for await (const event of status) {
-      if (event.type === "disconnect" && timer === undefined) {
-        timer = setTimeout(onLost, windowMs);
-      } else if (event.type === "reconnect") {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-    }
-  })().catch(() => {});
-  return {
-    stop() {
-      clearTimeout(timer);
-      // nats.js's status iterator has stop() (not in its AsyncIterable type); close() ends it too.
-      (status as { stop?: () => void }).stop?.();
-    },
-  };
 }
 
 export function reportFailure(

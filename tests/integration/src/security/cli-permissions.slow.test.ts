@@ -3,43 +3,33 @@
 // heartbeat answered, no requester given up and every line delivered once. Before the compute
 // command took the `_INBOX_<id>` inbox prefix, its heartbeats asked for replies on `_INBOX.>`,
 // which the table does not grant: every heartbeat failed and its streams were dropped.
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { NodeProcess } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CliProcesses,
+  ensureCliBuilt,
+} from "../../../../packages/cli/src/test-helpers/cli-processes.js";
 import { SecureNats } from "./cluster.js";
-
-const CLI = fileURLToPath(new URL("../../../../packages/cli/dist/cli.js", import.meta.url));
-const ENV: NodeJS.ProcessEnv = { NO_COLOR: "1", FORCE_COLOR: undefined, NATS_URL: undefined };
 
 let nats: SecureNats;
 let dir: string;
-const started: NodeProcess[] = [];
+const cli = new CliProcesses();
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`build the CLI first (${CLI})`);
+  ensureCliBuilt();
   nats = await SecureNats.start();
   dir = await mkdtemp(join(tmpdir(), "tailwire-cli-perms-"));
 });
 afterAll(async () => {
-  await Promise.allSettled(started.filter((p) => p.running).map((p) => p.kill("SIGTERM", 3000)));
+  await cli.stopAll();
   await nats.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function start(args: string[], readyLine?: RegExp | string): Promise<NodeProcess> {
-  const proc = await NodeProcess.start({
-    script: CLI,
-    args,
-    env: ENV,
-    ...(readyLine === undefined ? {} : { readyLine }),
-  });
-  started.push(proc);
-  return proc;
-}
+const start = (args: string[], readyLine?: string) =>
+  cli.start(args, readyLine === undefined ? {} : { readyLine });
 
 /** The CLI's connection options for one role's user of the secure server. */
 function login(user: { user: string; password: string }): string[] {
