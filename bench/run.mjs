@@ -14,6 +14,7 @@ const BENCHES = {
   "slow-consumer": () => import("./slow-consumer.mjs"),
   retention: () => import("./retention.mjs"),
   gateway: () => import("./gateway.mjs"),
+  locate: () => import("./locate.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -99,8 +99,9 @@ describe("web log view", () => {
 
     await appendLines(compute.store, "web1", 20, 502);
     await until(page, "live lines", (s) => s.lastSeq === 521);
-    // Follow keeps the newest line in view.
-    expect(await page.locator('[data-seq="521"]').isVisible()).toBe(true);
+    // Follow keeps the newest line in view: the rows render on the next animation frame, so
+    // wait for it (bounded) rather than look at once.
+    await page.locator('[data-seq="521"]').waitFor({ state: "visible", timeout: 10_000 });
     await compute.store.complete("web1", 4);
     const ended = await until(page, "the end", (s) => s.state === "ended");
     expect(ended).toMatchObject({ exitCode: 4, duplicates: 0, lines: 120 });
@@ -225,7 +226,7 @@ describe("web log view", () => {
     const failed = await until(page, "the error", (s) => s.state === "error", 5_000);
     expect(failed.error?.code).toBe("COMPUTE_NODE_LOST");
     expect(await page.locator("#status").textContent()).toMatch(/^error: COMPUTE_NODE_LOST: /);
-    expect(await page.locator("#reconnect").isVisible()).toBe(true);
+    await page.locator("#reconnect").waitFor({ state: "visible", timeout: 10_000 });
     expect(failed.lines).toBe(30);
   });
 

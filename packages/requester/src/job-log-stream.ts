@@ -8,6 +8,7 @@ import {
   type LogStreamName,
   type TailwireError,
 } from "@tailwire/protocol";
+import { EntryQueue } from "./entry-queue.js";
 import type { ExecutionLocator, LocatedExecution } from "./execution-locator.js";
 import type { LogStream } from "./log-stream.js";
 import type { StreamLogsOptions } from "./options.js";
@@ -58,11 +59,12 @@ type Entry = Extract<JobLogItem, { type: "entry" }>;
 interface Execution {
   readonly executionId: string;
   readonly computeNodeId: string;
-  readonly queue: Entry[];
-  /** performance.now() at each queued entry's arrival (same order as queue). */
-  readonly arrived: number[];
+  /** Entries received and not yet handed out, with their arrival times. */
+  readonly queue: EntryQueue<Entry>;
   state: "waiting" | "streaming" | "ended";
   stream: LogStream | undefined;
+  /** The capture time of its last line received (-Infinity before any). */
+  lastTime: number;
   /** Reported "ended" (after its queue drained). */
   reported: boolean;
   exitCode: number | null | undefined;
@@ -197,8 +199,8 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
     this.#executions.set(located.executionId, {
       executionId: located.executionId,
       computeNodeId: located.computeNodeId,
-      queue: [],
-      arrived: [],
+      queue: new EntryQueue<Entry>(),
+      lastTime: Number.NEGATIVE_INFINITY,
       state: "waiting",
       stream: undefined,
       reported: false,
@@ -243,20 +245,26 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
 
   async #pump(e: Execution, stream: LogStream): Promise<void> {
     try {
-      for await (const item of stream) {
+      // A frame's worth at a time: one await per batch, not per line.
+      for await (const batch of stream.batches()) {
         if (this.#done) return;
-        const entry = item as LogEntry;
-        if (typeof entry.line !== "string") continue; // not a line (a notice): not merged here
-        e.queue.push({
-          type: "entry",
-          executionId: e.executionId,
-          computeNodeId: e.computeNodeId,
-          seq: entry.seq,
-          stream: entry.stream,
-          time: entry.time,
-          line: entry.line,
-        });
-        e.arrived.push(performance.now());
+        if (!Array.isArray(batch)) continue; // a removal notice: not merged here
+        const now = performance.now();
+        for (const entry of batch as readonly LogEntry[]) {
+          e.lastTime = entry.time;
+          e.queue.push(
+            {
+              type: "entry",
+              executionId: e.executionId,
+              computeNodeId: e.computeNodeId,
+              seq: entry.seq,
+              stream: entry.stream,
+              time: entry.time,
+              line: entry.line,
+            },
+            now,
+          );
+        }
         this.#notify();
         if (e.queue.length >= MAX_QUEUED) {
           await new Promise<void>((resolve) => {
@@ -282,20 +290,25 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
     const announced = this.#announce.shift();
     if (announced) return announced;
     let head: Execution | undefined;
-    let blocked = false;
+    /** The earliest time an idle streaming execution may still send (its last line's). */
+    let idleFrom = Number.POSITIVE_INFINITY;
     for (const e of this.#executions.values()) {
       if (e.queue.length === 0) {
         if (e.state === "ended" && !e.reported) return this.#reportEnd(e);
-        // A streaming execution with nothing queued may still send an earlier line.
-        if (e.state === "streaming") blocked = true;
+        // A streaming execution with nothing queued may still send a line, but (its capture
+        // times never go back: stores keep them in order) none before its last one.
+        if (e.state === "streaming") idleFrom = Math.min(idleFrom, e.lastTime);
         continue;
       }
-      if (!head || earlier(e.queue[0] as Entry, head.queue[0] as Entry)) head = e;
+      if (!head || earlier(e.queue.first as Entry, head.queue.first as Entry)) head = e;
     }
     if (!head) return undefined;
-    const waited = performance.now() - (head.arrived[0] as number);
-    if (blocked && waited < this.#windowMs) return undefined;
-    head.arrived.shift();
+    // Behind what an idle execution may still send: wait for it, within the reorder window.
+    if (
+      (head.queue.first as Entry).time > idleFrom &&
+      performance.now() - (head.queue.firstArrived as number) < this.#windowMs
+    )
+      return undefined;
     const entry = head.queue.shift() as Entry;
     if (head.queue.length < MAX_QUEUED / 2) head.room?.();
     return entry;
@@ -337,7 +350,7 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
   #waitForChange(): Promise<void> {
     let dueMs = Number.POSITIVE_INFINITY;
     for (const e of this.#executions.values()) {
-      const first = e.arrived[0];
+      const first = e.queue.firstArrived;
       if (first !== undefined) dueMs = Math.min(dueMs, first + this.#windowMs - performance.now());
     }
     if (this.#follow && this.#located) {
