@@ -76,7 +76,7 @@ describe("tailwire logs without --node, and --job", () => {
     expect((await nobody.waitForExit(15_000)).code).toBe(3); // EXECUTION_NOT_FOUND
   });
 
-  it("a job over three nodes, one SIGKILLed mid-follow: its execution fails, the others complete with every line once", async () => {
+  it("a job over three nodes, one SIGKILLed mid-follow: its execution fails, a retry on another node joins, the others complete with every line once", async () => {
     const nodes = await Promise.all(["k1", "k2", "k3"].map(computeNode));
     // 60 lines over about 3 s each; k2's node dies after the follow has seen lines from it.
     for (const [i, node] of ["k1", "k2", "k3"].entries())
@@ -87,6 +87,9 @@ describe("tailwire logs without --node, and --job", () => {
     ]);
     await follow.waitForLine(/"executionId":"run-2".*"line":"r2 5"/, 15_000);
     await nodes[1]!.kill("SIGKILL");
+    // The orchestrator retries run-2 on k3: the follow picks it up without being told.
+    await follow.waitForLine(/"type":"ended","executionId":"run-2"/, 15_000);
+    await exec("k3", "run-2-retry", "job-kill", job("retry", 20, 20, 0));
     const status = await follow.waitForExit(30_000);
     expect(status.code).toBe(5); // COMPUTE_NODE_LOST, for run-2 only
     const records = follow.stdoutLines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -97,6 +100,13 @@ describe("tailwire logs without --node, and --job", () => {
         expect.objectContaining({ type: "ended", executionId: id, exitCode: 0 }),
       );
     }
+    const retry = records.filter((r) => r.executionId === "run-2-retry" && "seq" in r);
+    expect(retry.map((r) => r.line)).toEqual(
+      Array.from({ length: 20 }, (_, k) => `retry ${k + 1}`),
+    );
+    expect(records).toContainEqual(
+      expect.objectContaining({ type: "ended", executionId: "run-2-retry", exitCode: 0 }),
+    );
     const ended2 = records.find((r) => r.type === "ended" && r.executionId === "run-2");
     expect(ended2).toMatchObject({ error: { code: "COMPUTE_NODE_LOST" } });
     // What run-2 delivered before its node died came once each, in order.
