@@ -5,8 +5,7 @@ import type { JobLogItem, TailwireError } from "@tailwire/requester";
 import { CliError, EXIT, exitCodeOf } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { colorEnabled, palette, writeLine } from "../output.js";
-import { TAIL_ALL } from "../parse.js";
-import { type LogsOptions, openClient, reportFailure } from "./logs.js";
+import { type LogsOptions, openClient, readFilters, reportFailure } from "./logs.js";
 import { StreamStop } from "./stream-stop.js";
 
 type Entry = Extract<JobLogItem, { type: "entry" }>;
@@ -40,12 +39,7 @@ export async function runJobLogs(
     const stream = client.streamJobLogs({
       jobId,
       signal: stopper.signal,
-      ...(options.follow ? { follow: true } : {}),
-      ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
-      ...(options.since === undefined ? {} : { since: options.since }),
-      ...(options.stream === undefined || options.stream.length === 0
-        ? {}
-        : { streams: options.stream }),
+      ...readFilters(options),
       ...(options.maxStreams === undefined ? {} : { maxStreams: options.maxStreams }),
     });
     for await (const item of stream) {

@@ -177,6 +177,23 @@ Examples:
   });
 }
 
+/** What to read, as both logs commands ask for it: follow, tail, since and the output streams. */
+export function readFilters(options: LogsOptions): {
+  follow?: boolean;
+  tail?: number;
+  since?: number;
+  streams?: LogStreamName[];
+} {
+  return {
+    ...(options.follow ? { follow: true } : {}),
+    ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
+    ...(options.since === undefined ? {} : { since: options.since }),
+    ...(options.stream === undefined || options.stream.length === 0
+      ? {}
+      : { streams: options.stream }),
+  };
+}
+
 /**
  * Checks the options every logs run shares, connects (reconnecting for as long as the window
  * allows: watchNatsConnection decides when to give up, so the window is one clear option instead
@@ -254,12 +271,7 @@ async function runLogs(
       ...(options.node === undefined ? {} : { computeNodeId: options.node }),
       executionId,
       signal: stopper.signal,
-      ...(options.follow ? { follow: true } : {}),
-      ...(options.tail === undefined || options.tail === TAIL_ALL ? {} : { tail: options.tail }),
-      ...(options.since === undefined ? {} : { since: options.since }),
-      ...(options.stream === undefined || options.stream.length === 0
-        ? {}
-        : { streams: options.stream }),
+      ...readFilters(options),
       ...(options.fromSeq === undefined ? {} : { fromSeq: options.fromSeq }),
     });
     log.info({ streamId: stream.streamId, node: options.node, executionId }, "stream requested");
