@@ -14,7 +14,7 @@ import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { NodeProcess } from "@tailwire/testkit";
-import { makeLine, percentile, round, withServer } from "./lib.mjs";
+import { generatedReader, memorySampler, percentile, round, withServer } from "./lib.mjs";
 
 export const description =
   "gateway: SSE lines/s vs LogStreamClient direct, memory with many follows and a slow client, page time to first line";
@@ -39,60 +39,16 @@ function generatedSource() {
       const count = follow ? 10 : Number(executionId.slice("bench-".length));
       const afterSeq =
         options.fromSeq ?? (options.tail === undefined ? 0 : Math.max(0, count - options.tail));
-      let position = afterSeq;
-      let closed = false;
-      return {
-        afterSeq,
-        lastSeqAtOpen: count,
-        get position() {
-          return position;
-        },
-        exitCode: 0,
-        async close() {
-          closed = true;
-        },
-        async *[Symbol.asyncIterator]() {
-          while (!closed && !options.signal.aborted && position < count) {
-            const batch = [];
-            const last = Math.min(count, position + 4096);
-            for (let seq = position + 1; seq <= last; seq++) {
-              batch.push({ seq, stream: "stdout", time: TIME, line: makeLine(seq, LINE_BYTES) });
-            }
-            position = last;
-            yield batch;
-          }
-          if (follow && !options.signal.aborted) {
-            await new Promise((resolve) => options.signal.addEventListener("abort", resolve));
-          }
-        },
-      };
+      return generatedReader(count, afterSeq, options, {
+        lineBytes: LINE_BYTES,
+        time: TIME,
+        follow,
+      });
     },
   };
 }
 
-function sampler() {
-  let peakHeap = 0;
-  let peakRss = 0;
-  const sample = () => {
-    const m = process.memoryUsage();
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-    peakRss = Math.max(peakRss, m.rss);
-  };
-  sample();
-  const timer = setInterval(sample, SAMPLE_MS);
-  return {
-    peaks() {
-      sample();
-      return { peakHeap, peakRss };
-    },
-    reset() {
-      peakHeap = 0;
-      peakRss = 0;
-      sample();
-    },
-    stop: () => clearInterval(timer),
-  };
-}
+const sampler = () => memorySampler(SAMPLE_MS);
 
 async function child(role, url, arg) {
   if (role === "compute") {

@@ -35,3 +35,67 @@ export function makeLine(i, bytes) {
     "latin1",
   );
 }
+
+/**
+ * One read of an execution whose lines are generated as they are read (a LogReader for the
+ * benchmarks' LogSources): lines `afterSeq+1 .. count` in batches of 4096, then, with `follow`,
+ * nothing more until the read is aborted.
+ */
+export function generatedReader(count, afterSeq, options, { lineBytes, time, follow = false }) {
+  let position = afterSeq;
+  let closed = false;
+  return {
+    afterSeq,
+    lastSeqAtOpen: count,
+    get position() {
+      return position;
+    },
+    exitCode: 0,
+    async close() {
+      closed = true;
+    },
+    async *[Symbol.asyncIterator]() {
+      while (!closed && !options.signal.aborted && position < count) {
+        const batch = [];
+        const last = Math.min(count, position + 4096);
+        for (let seq = position + 1; seq <= last; seq++) {
+          batch.push({ seq, stream: "stdout", time, line: makeLine(seq, lineBytes) });
+        }
+        position = last;
+        yield batch;
+      }
+      if (follow && !options.signal.aborted) {
+        await new Promise((resolve) => options.signal.addEventListener("abort", resolve));
+      }
+    },
+  };
+}
+
+/** This process's peak heap and RSS, sampled every `intervalMs`; `stop()` returns the peaks. */
+export function memorySampler(intervalMs) {
+  let peakHeap = 0;
+  let peakRss = 0;
+  const sample = () => {
+    const m = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakRss = Math.max(peakRss, m.rss);
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    peaks() {
+      sample();
+      return { peakHeap, peakRss };
+    },
+    reset() {
+      peakHeap = 0;
+      peakRss = 0;
+      sample();
+    },
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakHeap, peakRss };
+    },
+  };
+}

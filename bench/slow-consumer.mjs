@@ -12,7 +12,7 @@
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { NodeProcess } from "@tailwire/testkit";
-import { makeLine, round, withServer } from "./lib.mjs";
+import { generatedReader, makeLine, memorySampler, round, withServer } from "./lib.mjs";
 
 export const description =
   "requester memory, slow consumer (10k lines/s) over a huge backlog: tailwire vs naive per-line NATS";
@@ -30,55 +30,13 @@ const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 function generatedSource(count) {
   const time = 1_732_790_000_000;
   return {
-    async open(_executionId, options) {
-      const afterSeq = options.fromSeq ?? 0;
-      let position = afterSeq;
-      let closed = false;
-      return {
-        afterSeq,
-        lastSeqAtOpen: count,
-        get position() {
-          return position;
-        },
-        exitCode: 0,
-        async close() {
-          closed = true;
-        },
-        async *[Symbol.asyncIterator]() {
-          while (!closed && !options.signal.aborted && position < count) {
-            const batch = [];
-            const last = Math.min(count, position + 4096);
-            for (let seq = position + 1; seq <= last; seq++) {
-              batch.push({ seq, stream: "stdout", time, line: makeLine(seq, LINE_BYTES) });
-            }
-            position = last;
-            yield batch;
-          }
-        },
-      };
-    },
+    open: async (_executionId, options) =>
+      generatedReader(count, options.fromSeq ?? 0, options, { lineBytes: LINE_BYTES, time }),
   };
 }
 
 /** Memory samples of this process every SAMPLE_MS; `stop()` returns the peaks. */
-function sampler() {
-  let peakHeap = 0;
-  let peakRss = 0;
-  const sample = () => {
-    const m = process.memoryUsage();
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-    peakRss = Math.max(peakRss, m.rss);
-  };
-  sample();
-  const timer = setInterval(sample, SAMPLE_MS);
-  return {
-    stop() {
-      clearInterval(timer);
-      sample();
-      return { peakHeap, peakRss };
-    },
-  };
-}
+const sampler = () => memorySampler(SAMPLE_MS);
 
 /** Resolves when the consumer should have taken `count` lines at RATE since `start`. */
 const paced = (start, count) => {
