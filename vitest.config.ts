@@ -9,7 +9,12 @@ const src = (pkg: string) =>
 // *.slow.test.ts so they can be told apart (`pnpm test:unit` skips them).
 export default defineConfig({
   resolve: {
+    // The internal entry point comes first: an alias also matches "<key>/...", so the root
+    // package's alias would otherwise swallow "@tailwire/protocol/internal".
     alias: {
+      "@tailwire/protocol/internal": fileURLToPath(
+        new URL("./packages/protocol/src/internal.ts", import.meta.url),
+      ),
       "@tailwire/protocol": src("protocol"),
       "@tailwire/compute": src("compute"),
       "@tailwire/requester": src("requester"),

@@ -1,9 +1,5 @@
-import {
-  dataFrameEnvelopeBytes,
-  encodeDataFrame,
-  type LogEntry,
-  timeDeltaChars,
-} from "@tailwire/protocol";
+import { encodeDataFrame, type LogEntry } from "@tailwire/protocol";
+import { dataFrameEnvelopeBytes, timeDeltaChars } from "@tailwire/protocol/internal";
 import { fitPrefix } from "./json-size.js";
 
 /** Entries of one data frame, the bytes counted for them, and whether its last line continues. */

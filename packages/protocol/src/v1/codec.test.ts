@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { TailwireError } from "../errors.js";
 import {
   dataFrameEntries,
-  dataFrameEnvelopeBytes,
   decodeControl,
   decodeFrame,
   decodeHeartbeat,
@@ -11,11 +10,11 @@ import {
   decodeRequest,
   encode,
   encodeDataFrame,
-  timeDeltaChars,
   tryDecode,
 } from "./codec.js";
+import { dataFrameEnvelopeBytes } from "./data-frame-encoder.js";
 import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
-import { decodeTimeDeltas } from "./time-deltas.js";
+import { decodeTimeDeltas, deltaChars as timeDeltaChars } from "./time-deltas.js";
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../fixtures/v1/${name}.json`, import.meta.url), "utf8"));

@@ -27,8 +27,7 @@ import {
 } from "./schemas.js";
 import { decodeTimeDeltas } from "./time-deltas.js";
 
-export { dataFrameEnvelopeBytes, encodeDataFrame } from "./data-frame-encoder.js";
-export { deltaChars as timeDeltaChars } from "./time-deltas.js";
+export { encodeDataFrame } from "./data-frame-encoder.js";
 
 // Validators are compiled once at load: decoding a frame must stay cheap on the hot path.
 const validators = {
