@@ -11,6 +11,7 @@ import {
 import { EntryQueue } from "./entry-queue.js";
 import type { ExecutionLocator, LocatedExecution } from "./execution-locator.js";
 import type { LogStream } from "./log-stream.js";
+import { isRemovedNotice } from "./notices.js";
 import type { StreamLogsOptions } from "./options.js";
 
 export interface StreamJobLogsOptions {
@@ -22,6 +23,12 @@ export interface StreamJobLogsOptions {
   /** Only lines captured at or after this time. */
   since?: Date | number;
   streams?: readonly LogStreamName[];
+  /**
+   * Resume a job stream: for each execution listed, only entries with seq > its value (the last
+   * seq a previous stream handed out for it, e.g. from a gateway's SSE id). Executions not listed
+   * start as tail/since say.
+   */
+  fromSeqs?: Readonly<Record<string, number>>;
   /** Executions streamed at once (kubectl's --max-log-requests); the rest wait (default 10). */
   maxStreams?: number;
   /**
@@ -45,6 +52,15 @@ export type JobLogItem =
   | ({ type: "entry"; executionId: string; computeNodeId: string } & LogEntry)
   | { type: "started"; executionId: string; computeNodeId: string }
   | {
+      type: "removed";
+      executionId: string;
+      computeNodeId: string;
+      /** Lines fromSeq..toSeq of this execution were removed by the compute node's retention. */
+      fromSeq: number;
+      toSeq: number;
+      reason: string;
+    }
+  | {
       type: "ended";
       executionId: string;
       computeNodeId: string;
@@ -55,12 +71,18 @@ export type JobLogItem =
     };
 
 type Entry = Extract<JobLogItem, { type: "entry" }>;
+type Removed = Extract<JobLogItem, { type: "removed" }>;
+/**
+ * What an execution's queue holds. A removal notice is merged where it arrived among its
+ * execution's lines, so it carries the capture time of the line before it (not handed out).
+ */
+type Queued = Entry | (Removed & { time: number });
 
 interface Execution {
   readonly executionId: string;
   readonly computeNodeId: string;
   /** Entries received and not yet handed out, with their arrival times. */
-  readonly queue: EntryQueue<Entry>;
+  readonly queue: EntryQueue<Queued>;
   state: "waiting" | "streaming" | "ended";
   stream: LogStream | undefined;
   /** The capture time of its last line received (-Infinity before any). */
@@ -199,7 +221,7 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
     this.#executions.set(located.executionId, {
       executionId: located.executionId,
       computeNodeId: located.computeNodeId,
-      queue: new EntryQueue<Entry>(),
+      queue: new EntryQueue<Queued>(),
       lastTime: Number.NEGATIVE_INFINITY,
       state: "waiting",
       stream: undefined,
@@ -225,6 +247,7 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
 
   #start(e: Execution): void {
     const o = this.#options;
+    const fromSeq = o.fromSeqs?.[e.executionId];
     e.state = "streaming";
     this.#announce.push({
       type: "started",
@@ -235,7 +258,7 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
       computeNodeId: e.computeNodeId,
       executionId: e.executionId,
       follow: this.#follow,
-      ...(o.tail === undefined ? {} : { tail: o.tail }),
+      ...(fromSeq !== undefined ? { fromSeq } : o.tail === undefined ? {} : { tail: o.tail }),
       ...(o.since === undefined ? {} : { since: o.since }),
       ...(o.streams === undefined ? {} : { streams: o.streams }),
     });
@@ -248,8 +271,23 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
       // A frame's worth at a time: one await per batch, not per line.
       for await (const batch of stream.batches()) {
         if (this.#done) return;
-        if (!Array.isArray(batch)) continue; // a removal notice: not merged here
         const now = performance.now();
+        if (isRemovedNotice(batch)) {
+          e.queue.push(
+            {
+              type: "removed",
+              executionId: e.executionId,
+              computeNodeId: e.computeNodeId,
+              fromSeq: batch.fromSeq,
+              toSeq: batch.toSeq,
+              reason: batch.reason,
+              time: e.lastTime,
+            },
+            now,
+          );
+          this.#notify();
+          continue;
+        }
         for (const entry of batch as readonly LogEntry[]) {
           e.lastTime = entry.time;
           e.queue.push(
@@ -300,18 +338,20 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
         if (e.state === "streaming") idleFrom = Math.min(idleFrom, e.lastTime);
         continue;
       }
-      if (!head || earlier(e.queue.first as Entry, head.queue.first as Entry)) head = e;
+      if (!head || earlier(e.queue.first as Queued, head.queue.first as Queued)) head = e;
     }
     if (!head) return undefined;
     // Behind what an idle execution may still send: wait for it, within the reorder window.
     if (
-      (head.queue.first as Entry).time > idleFrom &&
+      (head.queue.first as Queued).time > idleFrom &&
       performance.now() - (head.queue.firstArrived as number) < this.#windowMs
     )
       return undefined;
-    const entry = head.queue.shift() as Entry;
+    const item = head.queue.shift() as Queued;
     if (head.queue.length < MAX_QUEUED / 2) head.room?.();
-    return entry;
+    if (item.type === "entry") return item;
+    const { time: _mergedAt, ...removed } = item;
+    return removed;
   }
 
   #reportEnd(e: Execution): JobLogItem {
@@ -391,7 +431,7 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
 }
 
 /** Capture time first; equal times keep one execution's order and order executions by id. */
-function earlier(a: Entry, b: Entry): boolean {
+function earlier(a: Queued, b: Queued): boolean {
   if (a.time !== b.time) return a.time < b.time;
   return a.executionId < b.executionId;
 }

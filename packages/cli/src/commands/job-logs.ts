@@ -5,6 +5,7 @@ import type { JobLogItem, TailwireError } from "@tailwire/requester";
 import { CliError, EXIT, exitCodeOf } from "../exit-codes.js";
 import type { CliLogger } from "../logging.js";
 import { colorEnabled, palette, writeLine } from "../output.js";
+import { removedNoticeText } from "../removed-notice.js";
 import { type LogsOptions, openClient, readFilters, reportFailure } from "./logs.js";
 import { StreamStop } from "./stream-stop.js";
 
@@ -50,6 +51,20 @@ export async function runJobLogs(
           await writeLine(process.stdout, `${JSON.stringify(fields)}\n`);
         } else {
           await writeLine(item.stream === "stderr" ? process.stderr : process.stdout, text(item));
+        }
+      } else if (item.type === "removed") {
+        // Lines one execution's retention removed: said in order, never skipped in silence.
+        if (options.json) {
+          await writeLine(
+            process.stdout,
+            `${JSON.stringify({ executionId: item.executionId, computeNodeId: item.computeNodeId, notice: "removed", reason: item.reason, fromSeq: item.fromSeq, toSeq: item.toSeq })}\n`,
+          );
+        } else {
+          const prefix = options.prefix ? `[${item.computeNodeId}/${item.executionId}] ` : "";
+          await writeLine(
+            process.stderr,
+            `${prefix}${removedNoticeText({ kind: "removed", ...item }, err)}`,
+          );
         }
       } else if (item.type === "ended") {
         if (item.error) failed ??= item.error;

@@ -170,4 +170,51 @@ describe("streamJobLogs", () => {
       ).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
     }
   });
+
+  it("says where retention removed an execution's lines, in order, and fromSeqs resumes each execution after its seq", async () => {
+    // A node whose store keeps 5 lines per execution: the first 15 of 20 are gone.
+    const small = new MemoryLogStore({ maxEntriesPerExecution: 5 });
+    const server = new LogStreamServer({
+      connection: await nc(),
+      nodeId: "node-small",
+      source: small,
+    });
+    await server.start();
+    opened.push(server);
+    await small.create("r1", { jobId: "job-r" });
+    for (let k = 1; k <= 20; k++) await small.append("r1", "stdout", `r1 ${k}`, T0 + 100 + k);
+    await small.complete("r1", 0);
+    await stores["node-1"]!.create("r2", { jobId: "job-r" });
+    for (let k = 1; k <= 4; k++) await stores["node-1"]!.append("r2", "stdout", `r2 ${k}`, T0 + k);
+    await stores["node-1"]!.complete("r2", 0);
+    await expect
+      .poll(async () => (await client.locator.locateJob("job-r")).length, { timeout: 5_000 })
+      .toBe(2);
+
+    const items = await collect(client.streamJobLogs({ jobId: "job-r" }));
+    const r1 = items.filter(
+      (i) => i.type !== "started" && i.type !== "ended" && i.executionId === "r1",
+    );
+    expect(r1[0]).toEqual({
+      type: "removed",
+      executionId: "r1",
+      computeNodeId: "node-small",
+      fromSeq: 1,
+      toSeq: 15,
+      reason: "retention",
+    });
+    expect(r1.slice(1).map((i) => (i.type === "entry" ? i.seq : -1))).toEqual([16, 17, 18, 19, 20]);
+    // r2's lines were captured before r1's surviving ones, so they come first.
+    expect(
+      entries(items)
+        .map((e) => e.line)
+        .slice(0, 4),
+    ).toEqual(["r2 1", "r2 2", "r2 3", "r2 4"]);
+
+    const resumed = await collect(
+      client.streamJobLogs({ jobId: "job-r", fromSeqs: { r1: 18, r2: 2 } }),
+    );
+    expect(entries(resumed).map((e) => e.line)).toEqual(["r2 3", "r2 4", "r1 19", "r1 20"]);
+    expect(resumed.some((i) => i.type === "removed")).toBe(false);
+  });
 });
