@@ -16,7 +16,7 @@ import Fastify from "fastify";
 export interface EmbedOptions {
   servers: string | string[];
   port?: number;
-  /** Which user may read which execution: the orchestrator's rule, here a plain map. */
+  /** Which user may read which job or execution (by id): the orchestrator's rule, a plain map. */
   owners: Record<string, string>;
 }
 
@@ -31,8 +31,9 @@ export async function main(
     client,
     connection: nc,
     // The orchestrator authenticates its users itself (here: an X-User header set by its proxy).
-    authorize: (request, { executionId }) =>
-      options.owners[executionId] === request.headers["x-user"],
+    // Asked with { executionId, computeNodeId } for an execution's logs, { jobId } for a job's.
+    authorize: (request, target) =>
+      options.owners[target.jobId ?? target.executionId] === request.headers["x-user"],
   });
   await app.listen({ host: "127.0.0.1", port: options.port ?? 0 });
   const address = app.server.address();

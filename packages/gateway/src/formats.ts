@@ -27,7 +27,8 @@ export interface BodyFormat {
 // on this shared machine), and most log lines qualify.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-const quote = (line: string) => (NEEDS_ESCAPE.test(line) ? JSON.stringify(line) : `"${line}"`);
+export const quote = (line: string) =>
+  NEEDS_ESCAPE.test(line) ? JSON.stringify(line) : `"${line}"`;
 
 // Built by hand: seq and time are integers and stream is stdout|stderr, so the line is the only
 // field to escape, and skipping the object walk is most of the cost per line.
@@ -51,7 +52,7 @@ const endJson = (exitCode: number | null | undefined, lastSeq: number | undefine
 const removedJson = (n: RemovedNotice) =>
   JSON.stringify({ fromSeq: n.fromSeq, toSeq: n.toSeq, reason: n.reason });
 
-const errorJson = (error: GatewayError, lastSeq: number | undefined) =>
+export const errorJson = (error: GatewayError, lastSeq: number | undefined) =>
   JSON.stringify({ ...errorBody(error), lastSeq: lastSeq ?? null });
 
 const sse: BodyFormat = {

@@ -1,8 +1,8 @@
-// The gateway as a Fastify plugin: the logs route, /healthz, /metrics and the web view, with
+// The gateway as a Fastify plugin: the logs routes (an execution's, a job's), /healthz, /metrics and the web view, with
 // authentication, authorization, limits and error bodies. An orchestrator registers it in its
 // own Fastify server; createGateway (server.ts) registers it in a server of its own.
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { LogStream, LogStreamClient } from "@tailwire/requester";
+import type { JobLogStream, LogStream, LogStreamClient } from "@tailwire/requester";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   type GatewayToken,
@@ -12,22 +12,24 @@ import {
   TokenVerifier,
 } from "./auth.js";
 import { errorBody, GatewayError, toGatewayError } from "./errors.js";
+import { parseJobLogQuery } from "./job-query.js";
 import { LIMIT_DEFAULTS, type StreamLimits, StreamSlots } from "./limits.js";
 import { type ExecutionLocator, locateWith } from "./locator.js";
 import { GatewayMetrics } from "./metrics.js";
 import { trackConnection } from "./nats-health.js";
 import { negotiateFormat, parseLogQuery } from "./query.js";
+import { serveJobStream } from "./serve-job-stream.js";
 import { serveStream } from "./serve-stream.js";
 import { registerWebView } from "./web-view.js";
 
-/** What `authorize` is asked about: the target of the request and who asks. */
-export interface AuthorizeTarget {
-  executionId: string;
-  /** Absent until job logs exist. */
-  jobId?: string;
-  computeNodeId: string;
-  principal: Principal;
-}
+/**
+ * What `authorize` is asked about: the target of the request and who asks. An execution's logs
+ * name the execution and its compute node; a job's logs name the job (asked once, before any of
+ * its executions is located: the job is the unit an orchestrator's permissions know).
+ */
+export type AuthorizeTarget =
+  | { executionId: string; computeNodeId: string; jobId?: undefined; principal: Principal }
+  | { jobId: string; executionId?: undefined; computeNodeId?: undefined; principal: Principal };
 
 /** true allows, false answers 403. For orchestrators with their own identities. */
 export type AuthorizeHook = (
@@ -149,6 +151,32 @@ export async function tailwireGateway(
     principals.set(request, { name: "anonymous", authenticated: false });
   };
 
+  const requireNats = () => {
+    if (health && !health.connected()) {
+      throw new GatewayError("NATS_DISCONNECTED", "the gateway is not connected to NATS");
+    }
+  };
+
+  /** Asks the authorize hook (if any); a hook that throws denies, and the error is logged. */
+  const authorizeOrThrow = async (request: FastifyRequest, target: AuthorizeTarget) => {
+    if (!options.authorize) return;
+    let allowed: boolean;
+    try {
+      allowed = await options.authorize(request, target);
+    } catch (error) {
+      request.log.error({ err: error }, "authorize hook failed");
+      allowed = false;
+    }
+    if (!allowed) {
+      throw new GatewayError(
+        "FORBIDDEN",
+        target.jobId === undefined
+          ? "not allowed to read this execution's logs"
+          : "not allowed to read this job's logs",
+      );
+    }
+  };
+
   app.get("/healthz", async (_request, reply) => {
     const nats =
       health === undefined ? "unknown" : health.connected() ? "connected" : "disconnected";
@@ -172,28 +200,12 @@ export async function tailwireGateway(
       const lastEventId = request.headers["last-event-id"];
       const query = parseLogQuery(request.params.executionId, request.query, lastEventId);
       const format = negotiateFormat(query.format, request.headers.accept);
-      if (health && !health.connected()) {
-        throw new GatewayError("NATS_DISCONNECTED", "the gateway is not connected to NATS");
-      }
+      requireNats();
       const computeNodeId = await locate(
         { executionId: query.executionId, node: query.node },
         request,
       );
-      if (options.authorize) {
-        let allowed: boolean;
-        try {
-          allowed = await options.authorize(request, {
-            executionId: query.executionId,
-            computeNodeId,
-            principal,
-          });
-        } catch (error) {
-          request.log.error({ err: error }, "authorize hook failed");
-          allowed = false;
-        }
-        if (!allowed)
-          throw new GatewayError("FORBIDDEN", "not allowed to read this execution's logs");
-      }
+      await authorizeOrThrow(request, { executionId: query.executionId, computeNodeId, principal });
       const release = slots.acquire(principal.name);
       if (query.fromSeq !== undefined) metrics.resumes.inc();
       let stream: LogStream;
@@ -220,6 +232,52 @@ export async function tailwireGateway(
         format,
         reply,
         log,
+        metrics,
+        pingIntervalMs,
+        extraHeaders: headersOf(reply),
+        done: release,
+      });
+      return reply;
+    },
+  );
+
+  app.get<{ Params: { jobId: string }; Querystring: Record<string, unknown> }>(
+    "/v1/jobs/:jobId/logs",
+    { onRequest: authenticate, exposeHeadRoute: false },
+    async (request, reply) => {
+      const principal = principals.get(request)!;
+      const query = parseJobLogQuery(
+        request.params.jobId,
+        request.query,
+        request.headers["last-event-id"],
+      );
+      const format = negotiateFormat(query.format, request.headers.accept);
+      requireNats();
+      await authorizeOrThrow(request, { jobId: query.jobId, principal });
+      const release = slots.acquire(principal.name);
+      if (query.cursor !== undefined) metrics.resumes.inc();
+      let stream: JobLogStream;
+      try {
+        stream = client.streamJobLogs({
+          jobId: query.jobId,
+          follow: query.follow,
+          maxStreams: query.maxStreams,
+          ...(query.tail === undefined ? {} : { tail: query.tail }),
+          ...(query.since === undefined ? {} : { since: query.since }),
+          ...(query.streams === undefined ? {} : { streams: query.streams }),
+          ...(query.cursor === undefined ? {} : { fromSeqs: query.cursor.fromSeqs }),
+        });
+      } catch (error) {
+        release();
+        throw toGatewayError(error);
+      }
+      await serveJobStream({
+        stream,
+        format,
+        prefix: query.prefix,
+        cursor: query.cursor,
+        reply,
+        log: request.log.child({ principal: principal.name, jobId: query.jobId }),
         metrics,
         pingIntervalMs,
         extraHeaders: headersOf(reply),

@@ -1,4 +1,5 @@
-// Parses and checks the query of GET /v1/executions/{executionId}/logs into stream options.
+// Parses and checks the query of GET /v1/executions/{executionId}/logs into stream options (its
+// parameter parsers are shared with job-query.ts).
 // Written by hand rather than with Fastify's schema coercion: coercion turns `tail=` into 0 and
 // `tail=1e3` into 1000, and the messages should name the parameter and what it accepts.
 import { isExecutionId, isNodeId, LIMITS, type LogStreamName } from "@tailwire/protocol";
@@ -6,39 +7,33 @@ import { GatewayError } from "./errors.js";
 
 export type LogFormat = "sse" | "ndjson" | "text";
 
-export interface LogQuery {
+export interface LogQuery extends LogFilters {
   executionId: string;
   /** The compute node named in the query; a locator decides when it is absent. */
   node: string | undefined;
-  tail: number | undefined;
-  follow: boolean;
-  since: number | undefined;
-  streams: LogStreamName[] | undefined;
   fromSeq: number | undefined;
-  /** `format=` overrides the Accept header. */
-  format: LogFormat | undefined;
 }
 
 const KNOWN = new Set(["node", "tail", "follow", "since", "stream", "fromSeq", "format"]);
-const INTEGER = /^(0|[1-9][0-9]{0,15})$/;
+export const INTEGER = /^(0|[1-9][0-9]{0,15})$/;
 
-const bad = (message: string) => new GatewayError("BAD_REQUEST", message);
+export const bad = (message: string) => new GatewayError("BAD_REQUEST", message);
 
-function single(query: Record<string, unknown>, name: string): string | undefined {
+export function single(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
   if (value === undefined) return undefined;
   if (typeof value !== "string") throw bad(`${name} may be given once`);
   return value;
 }
 
-function integer(name: string, value: string, max: number): number {
+export function integer(name: string, value: string, max: number): number {
   if (!INTEGER.test(value) || Number(value) > max) {
     throw bad(`${name} must be an integer from 0 to ${max}`);
   }
   return Number(value);
 }
 
-function boolean(name: string, value: string): boolean {
+export function boolean(name: string, value: string): boolean {
   if (value === "" || value === "true" || value === "1") return true;
   if (value === "false" || value === "0") return false;
   throw bad(`${name} must be true or false`);
@@ -68,6 +63,38 @@ function format(value: string): LogFormat {
   throw bad("format must be sse, ndjson or text");
 }
 
+/** The filters both log routes take: tail, follow, since, stream and format (`format=`
+ * overrides the Accept header). */
+export interface LogFilters {
+  tail: number | undefined;
+  follow: boolean;
+  since: number | undefined;
+  streams: LogStreamName[] | undefined;
+  format: LogFormat | undefined;
+}
+
+/** Refuses unknown names: a typo such as `folow` would otherwise silently give another stream. */
+export function checkNames(query: Record<string, unknown>, known: ReadonlySet<string>): void {
+  for (const name of Object.keys(query)) {
+    if (!known.has(name)) throw bad(`unknown query parameter ${JSON.stringify(name.slice(0, 64))}`);
+  }
+}
+
+export function parseFilters(query: Record<string, unknown>): LogFilters {
+  const tail = single(query, "tail");
+  const follow = single(query, "follow");
+  const since = single(query, "since");
+  const stream = single(query, "stream");
+  const formatText = single(query, "format");
+  return {
+    tail: tail === undefined ? undefined : integer("tail", tail, LIMITS.maxInt),
+    follow: follow === undefined ? false : boolean("follow", follow),
+    since: since === undefined ? undefined : time(since),
+    streams: stream === undefined ? undefined : streams(stream),
+    format: formatText === undefined ? undefined : format(formatText),
+  };
+}
+
 /**
  * Checks every parameter; unknown ones are refused (a typo such as `folow` would otherwise
  * silently give a different stream). `lastEventId` (the SSE header) wins over `fromSeq`.
@@ -80,33 +107,17 @@ export function parseLogQuery(
   if (!isExecutionId(executionId)) {
     throw bad("executionId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$");
   }
-  for (const name of Object.keys(query)) {
-    if (!KNOWN.has(name)) throw bad(`unknown query parameter ${JSON.stringify(name.slice(0, 64))}`);
-  }
+  checkNames(query, KNOWN);
   const node = single(query, "node");
   if (node !== undefined && !isNodeId(node)) throw bad("node must match ^[A-Za-z0-9_-]{1,128}$");
-  const tail = single(query, "tail");
-  const follow = single(query, "follow");
-  const since = single(query, "since");
-  const stream = single(query, "stream");
   const fromSeqText = single(query, "fromSeq");
-  const formatText = single(query, "format");
   let fromSeq =
     fromSeqText === undefined ? undefined : integer("fromSeq", fromSeqText, LIMITS.maxSafe);
   if (lastEventId !== undefined) {
     if (typeof lastEventId !== "string") throw bad("Last-Event-ID may be given once");
     fromSeq = integer("Last-Event-ID", lastEventId.trim(), LIMITS.maxSafe);
   }
-  return {
-    executionId,
-    node,
-    tail: tail === undefined ? undefined : integer("tail", tail, LIMITS.maxInt),
-    follow: follow === undefined ? false : boolean("follow", follow),
-    since: since === undefined ? undefined : time(since),
-    streams: stream === undefined ? undefined : streams(stream),
-    fromSeq,
-    format: formatText === undefined ? undefined : format(formatText),
-  };
+  return { executionId, node, fromSeq, ...parseFilters(query) };
 }
 
 /**
