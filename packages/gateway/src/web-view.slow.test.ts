@@ -108,6 +108,51 @@ describe("web log view", () => {
     expect(await page.locator("#status").textContent()).toBe("ended: exit code 4");
   });
 
+  it("opens a job: every execution's lines merged, each naming its execution, removed lines said, the end", async () => {
+    const a = await rig.compute();
+    const b = await rig.compute({ maxEntries: 3 });
+    const jobId = uniqueId("webjob");
+    const T0 = 1_760_000_000_000;
+    await a.store.create("wa", { jobId });
+    await b.store.create("wb", { jobId });
+    for (let k = 1; k <= 5; k++) {
+      await a.store.append("wa", "stdout", `wa ${k}`, T0 + 2 * k);
+      await b.store.append("wb", "stdout", `wb ${k}`, T0 + 2 * k + 1);
+    }
+    await Promise.all([a.nc.flush(), b.nc.flush()]);
+    const { url } = await rig.gateway();
+    const page = await openPage(`${url}/#/jobs/${jobId}`);
+    // wb kept its last 3 lines (captured after wa's first three): a row says 1..2 were removed,
+    // ahead of everything wb still has.
+    await until(page, "both executions", (s) => s.lines === 9);
+    const lines = await page.evaluate(() =>
+      (window as unknown as { tailwireView: { lines(): string[] } }).tailwireView.lines(),
+    );
+    expect(lines).toEqual([
+      "[tailwire: lines 1..2 (2) were removed by the compute node's log retention]",
+      "wa 1",
+      "wa 2",
+      "wa 3",
+      "wb 3",
+      "wa 4",
+      "wb 4",
+      "wa 5",
+      "wb 5",
+    ]);
+    const executions = await page.evaluate(() =>
+      (window as unknown as { tailwireView: { executions(): string[] } }).tailwireView.executions(),
+    );
+    expect(executions).toEqual(["wb", "wa", "wa", "wa", "wb", "wa", "wb", "wa", "wb"]);
+    expect(await page.locator('[data-execution="wb"].removed').count()).toBe(1);
+    // Live lines join while following; the job ends once both executions did.
+    await b.store.append("wb", "stdout", "wb 6", T0 + 20);
+    await until(page, "a live line", (s) => s.lines === 10);
+    await a.store.complete("wa", 0);
+    await b.store.complete("wb", 2);
+    const ended = await until(page, "the job's end", (s) => s.state === "ended", 20_000);
+    expect(ended).toMatchObject({ exitCode: 2, duplicates: 0, lines: 10 });
+  });
+
   it("resumes after the gateway is SIGKILLed (and SIGTERMed) and restarted: every line exactly once", async () => {
     const compute = await rig.compute();
     await appendLines(compute.store, "web2", 50);

@@ -1,4 +1,5 @@
-// The web log view's entry point: the open form and deep links (#/executions/<id>?node=...),
+// The web log view's entry point: the open form and deep links (#/executions/<id>?node=...,
+// #/jobs/<id>),
 // the toolbar (follow, timestamps, filter, download, reconnect) and the connection state.
 import { type ConnectionState, LogConnection, type StreamTarget } from "./log-connection.js";
 import { LogModel } from "./log-model.js";
@@ -8,6 +9,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const form = $<HTMLFormElement>("open");
 const executionInput = $<HTMLInputElement>("execution");
 const nodeInput = $<HTMLInputElement>("node");
+const jobInput = $<HTMLInputElement>("job");
 const tailInput = $<HTMLInputElement>("tail");
 const tokenInput = $<HTMLInputElement>("token");
 const status = $<HTMLSpanElement>("status");
@@ -58,7 +60,6 @@ function open(next: StreamTarget): void {
         view.update();
       }
     },
-    lastSeq: () => model.lastSeq,
     state: setState,
     end(code) {
       exitCode = code;
@@ -72,26 +73,32 @@ function open(next: StreamTarget): void {
   connection.start();
 }
 
-/** Deep link: #/executions/<id>?node=<computeNodeId>&tail=<n>&follow=false */
+/**
+ * Deep links: #/executions/<id>?node=<computeNodeId>&tail=<n>&follow=false (no node: located),
+ * #/jobs/<id>?tail=<n>&follow=false (every execution of the job).
+ */
 function fromHash(): StreamTarget | undefined {
-  const match = /^#\/executions\/([^?]+)(?:\?(.*))?$/.exec(location.hash);
+  const match = /^#\/(executions|jobs)\/([^?]+)(?:\?(.*))?$/.exec(location.hash);
   if (!match) return undefined;
-  const query = new URLSearchParams(match[2] ?? "");
+  const id = decodeURIComponent(match[2]!);
+  const query = new URLSearchParams(match[3] ?? "");
   const tail = query.get("tail");
-  return {
-    executionId: decodeURIComponent(match[1]!),
-    node: query.get("node") ?? "",
+  const common = {
     tail: tail === null || tail === "" ? undefined : Number(tail),
     follow: query.get("follow") !== "false",
     token: tokenInput.value || undefined,
   };
+  return match[1] === "jobs"
+    ? { kind: "job", jobId: id, ...common }
+    : { kind: "execution", executionId: id, node: query.get("node") ?? "", ...common };
 }
 
 function openFromHash(): void {
   const next = fromHash();
   if (!next) return;
-  executionInput.value = next.executionId;
-  nodeInput.value = next.node;
+  executionInput.value = next.kind === "execution" ? next.executionId : "";
+  nodeInput.value = next.kind === "execution" ? next.node : "";
+  jobInput.value = next.kind === "job" ? next.jobId : "";
   tailInput.value = next.tail === undefined ? "" : String(next.tail);
   open(next);
 }
@@ -99,9 +106,15 @@ function openFromHash(): void {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, tokenInput.value);
-  const query = new URLSearchParams({ node: nodeInput.value.trim() });
+  const query = new URLSearchParams();
+  const job = jobInput.value.trim();
+  const node = nodeInput.value.trim();
+  if (job === "" && node !== "") query.set("node", node);
   if (tailInput.value !== "") query.set("tail", tailInput.value);
-  const hash = `#/executions/${encodeURIComponent(executionInput.value.trim())}?${query}`;
+  const hash =
+    job === ""
+      ? `#/executions/${encodeURIComponent(executionInput.value.trim())}?${query}`
+      : `#/jobs/${encodeURIComponent(job)}?${query}`;
   if (location.hash === hash) openFromHash();
   else location.hash = hash; // hashchange opens it
 });
@@ -126,7 +139,7 @@ download.addEventListener("click", () => {
   const blob = new Blob([model.text(timestampsBox.checked)], { type: "text/plain" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `${target?.executionId ?? "log"}.log`;
+  link.download = `${target === undefined ? "log" : target.kind === "job" ? target.jobId : target.executionId}.log`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 });
@@ -150,6 +163,7 @@ Object.defineProperty(window, "tailwireView", {
       firstLineMs,
     }),
     seqs: () => model.entries.map((e) => e.seq),
+    executions: () => model.entries.map((e) => e.executionId),
     lines: () => model.entries.map((e) => e.line),
   }),
 });

@@ -1,18 +1,20 @@
-// One execution's live stream from the gateway: fetch-based SSE (so the token travels in the
-// Authorization header, never in a URL), parsed by eventsource-parser, resumed after a dropped
-// connection or a gateway restart with Last-Event-ID = the last seq the page holds.
+// One execution's or one job's live stream from the gateway: fetch-based SSE (so the token
+// travels in the Authorization header, never in a URL), parsed by eventsource-parser, resumed
+// after a dropped connection or a gateway restart with Last-Event-ID = the id of the last event
+// the page holds (a seq for an execution, the job's cursor for a job).
 import { createParser } from "eventsource-parser";
 import type { Entry } from "./log-model.js";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "ended" | "error";
 
-export interface StreamTarget {
-  executionId: string;
-  node: string;
+export type StreamTarget = (
+  | { kind: "execution"; executionId: string /** "" = located by the gateway */; node: string }
+  | { kind: "job"; jobId: string }
+) & {
   tail: number | undefined;
   follow: boolean;
   token: string | undefined;
-}
+};
 
 export interface ErrorInfo {
   code: string;
@@ -23,8 +25,6 @@ export interface ErrorInfo {
 
 export interface ConnectionEvents {
   entries(batch: Entry[]): void;
-  /** The last seq the page holds: where a reconnect resumes. */
-  lastSeq(): number | undefined;
   state(state: ConnectionState, detail: string): void;
   end(exitCode: number | null): void;
   error(error: ErrorInfo): void;
@@ -38,6 +38,8 @@ export class LogConnection {
   readonly #abort = new AbortController();
   #attempt = 0;
   #finished = false;
+  /** The id of the last event handed to the page: where a reconnect resumes. */
+  #lastId: string | undefined;
 
   constructor(target: StreamTarget, events: ConnectionEvents) {
     this.#target = target;
@@ -54,11 +56,15 @@ export class LogConnection {
   }
 
   #url(): string {
-    const query = new URLSearchParams({ node: this.#target.node });
-    if (this.#target.follow) query.set("follow", "true");
-    if (this.#target.tail !== undefined) query.set("tail", String(this.#target.tail));
+    const target = this.#target;
+    const query = new URLSearchParams();
+    if (target.kind === "execution" && target.node !== "") query.set("node", target.node);
+    if (target.follow) query.set("follow", "true");
+    if (target.tail !== undefined) query.set("tail", String(target.tail));
     // Relative: the page works under whatever prefix the gateway is mounted at.
-    return `v1/executions/${encodeURIComponent(this.#target.executionId)}/logs?${query}`;
+    return target.kind === "job"
+      ? `v1/jobs/${encodeURIComponent(target.jobId)}/logs?${query}`
+      : `v1/executions/${encodeURIComponent(target.executionId)}/logs?${query}`;
   }
 
   async #run(): Promise<void> {
@@ -81,8 +87,7 @@ export class LogConnection {
   async #once(): Promise<"done" | "dropped"> {
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (this.#target.token) headers.authorization = `Bearer ${this.#target.token}`;
-    const lastSeq = this.#events.lastSeq();
-    if (lastSeq !== undefined) headers["last-event-id"] = String(lastSeq);
+    if (this.#lastId !== undefined) headers["last-event-id"] = this.#lastId;
     let response: Response;
     try {
       response = await fetch(this.#url(), {
@@ -111,19 +116,29 @@ export class LogConnection {
     // An object, not a let: the parser callbacks set it (TypeScript does not track closures).
     const outcome: { result: "done" | "dropped" } = { result: "dropped" };
     let batch: Entry[] = [];
+    /** The id of the newest event in `batch`, taken as the resume point once it is flushed. */
+    let batchId: string | undefined;
+    const flush = () => {
+      if (batch.length > 0) this.#events.entries(batch);
+      if (batchId !== undefined) this.#lastId = batchId;
+      batch = [];
+      batchId = undefined;
+    };
     const parser = createParser({
       onEvent: (message) => {
         if (message.event === undefined || message.event === "message") {
           batch.push(JSON.parse(message.data) as Entry);
+          if (message.id !== undefined) batchId = message.id;
+        } else if (message.event === "removed") {
+          batch.push(removedRow(JSON.parse(message.data) as Removed));
+          if (message.id !== undefined) batchId = message.id;
         } else if (message.event === "end") {
           outcome.result = "done";
-          this.#flush(batch);
-          batch = [];
+          flush();
           this.#events.end((JSON.parse(message.data) as { exitCode: number | null }).exitCode);
         } else if (message.event === "error") {
           const info = JSON.parse(message.data) as ErrorInfo;
-          this.#flush(batch);
-          batch = [];
+          flush();
           // The gateway itself going away is resumable: reconnect with Last-Event-ID.
           if (info.code === "GOING_AWAY") return;
           outcome.result = "done";
@@ -138,19 +153,39 @@ export class LogConnection {
         const { done, value } = await reader.read();
         if (done) break;
         parser.feed(decoder.decode(value, { stream: true }));
-        this.#flush(batch);
-        batch = [];
+        flush();
         if (outcome.result === "done") break;
       }
     } catch {
       // The connection broke mid-stream: whatever was parsed is kept, the rest is resumed.
-      this.#flush(batch);
+      flush();
     }
     if (outcome.result === "done") this.#finished = true;
     return outcome.result;
   }
+}
 
-  #flush(batch: Entry[]): void {
-    if (batch.length > 0) this.#events.entries(batch);
-  }
+interface Removed {
+  executionId?: string;
+  computeNodeId?: string;
+  fromSeq: number;
+  toSeq: number;
+  reason: string;
+}
+
+/** Lines retention removed, as a row of their own where they would have been: never a silent gap. */
+function removedRow(r: Removed): Entry {
+  const count = r.toSeq - r.fromSeq + 1;
+  const what =
+    count === 1 ? `line ${r.fromSeq} was` : `lines ${r.fromSeq}..${r.toSeq} (${count}) were`;
+  return {
+    seq: r.toSeq,
+    stream: "stderr",
+    time: 0,
+    line: `[tailwire: ${what} removed by the compute node's log ${r.reason}]`,
+    removed: true,
+    ...(r.executionId === undefined
+      ? {}
+      : { executionId: r.executionId, computeNodeId: r.computeNodeId! }),
+  };
 }

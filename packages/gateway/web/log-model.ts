@@ -1,11 +1,16 @@
-// The page's data: every entry loaded, in seq order, once; the filtered view of it; and what a
-// test or a person may ask about it (counts, duplicates refused).
+// The page's data: every entry loaded, once, in the order it came (seq order per execution); the
+// filtered view of it; and what a test or a person may ask about it (counts, duplicates refused).
 
 export interface Entry {
   seq: number;
   stream: "stdout" | "stderr";
   time: number;
   line: string;
+  /** A job's lines name their execution and compute node; one execution's lines do not. */
+  executionId?: string;
+  computeNodeId?: string;
+  /** A row that says lines fromSeq..seq were removed by retention (not a line of the log). */
+  removed?: boolean;
 }
 
 export class LogModel {
@@ -16,6 +21,9 @@ export class LogModel {
   /** Indexes into entries that match the filter; undefined = no filter. */
   #matches: number[] | undefined;
 
+  /** The last seq held per execution ("" for a single execution's log). */
+  readonly #lastSeqs = new Map<string, number>();
+
   get lastSeq(): number | undefined {
     return this.entries.at(-1)?.seq;
   }
@@ -24,11 +32,13 @@ export class LogModel {
   add(batch: readonly Entry[]): number {
     let added = 0;
     for (const entry of batch) {
-      const last = this.lastSeq;
+      const key = entry.executionId ?? "";
+      const last = this.#lastSeqs.get(key);
       if (last !== undefined && entry.seq <= last) {
         this.duplicates++;
         continue;
       }
+      this.#lastSeqs.set(key, entry.seq);
       this.entries.push(entry);
       if (this.#matches && entry.line.toLowerCase().includes(this.#filter)) {
         this.#matches.push(this.entries.length - 1);
@@ -40,6 +50,7 @@ export class LogModel {
 
   clear(): void {
     this.entries.length = 0;
+    this.#lastSeqs.clear();
     this.duplicates = 0;
     if (this.#matches) this.#matches = [];
   }
@@ -70,9 +81,10 @@ export class LogModel {
   text(timestamps: boolean): string {
     let out = "";
     for (const e of this.entries) {
+      const who = e.executionId === undefined ? "" : `[${e.computeNodeId}/${e.executionId}] `;
       out += timestamps
-        ? `${new Date(e.time).toISOString()} ${e.stream} ${e.line}\n`
-        : `${e.line}\n`;
+        ? `${who}${new Date(e.time).toISOString()} ${e.stream} ${e.line}\n`
+        : `${who}${e.line}\n`;
     }
     return out;
   }

@@ -93,12 +93,18 @@ export class LogView {
       const row = rows[i] as HTMLElement;
       const entry = this.#model.visible(item.index);
       if (!entry) return;
-      const key = `${entry.seq}:${this.timestamps ? 1 : 0}`;
+      const key = `${entry.executionId ?? ""}:${entry.seq}:${this.timestamps ? 1 : 0}`;
       row.style.transform = `translateY(${item.start}px)`;
       if (row.dataset.key === key) return;
       row.dataset.key = key;
       row.dataset.seq = String(entry.seq);
-      row.className = entry.stream === "stderr" ? "row stderr" : "row";
+      if (entry.executionId === undefined) delete row.dataset.execution;
+      else row.dataset.execution = entry.executionId;
+      row.className = entry.removed
+        ? "row removed"
+        : entry.stream === "stderr"
+          ? "row stderr"
+          : "row";
       row.replaceChildren(...this.#cells(entry));
     });
   }
@@ -109,7 +115,15 @@ export class LogView {
     seq.className = "seq";
     seq.textContent = String(entry.seq);
     cells.push(seq);
-    if (this.timestamps) {
+    if (entry.executionId !== undefined) {
+      // A job's line: which execution (and, on hover, which compute node) it came from.
+      const execution = document.createElement("span");
+      execution.className = "execution";
+      execution.textContent = entry.executionId;
+      execution.title = `${entry.executionId} on ${entry.computeNodeId}`;
+      cells.push(execution);
+    }
+    if (this.timestamps && !entry.removed) {
       const ts = document.createElement("span");
       ts.className = "ts";
       ts.textContent = new Date(entry.time).toISOString();
