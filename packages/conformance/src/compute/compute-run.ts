@@ -11,6 +11,7 @@ import {
   type PlayedRequester as Played,
   PlayedRequester,
   type PlayedStream,
+  type RequestShape,
 } from "./played-requester.js";
 import type { Expectation } from "./stream-checks.js";
 
@@ -136,13 +137,14 @@ export class ComputeRun {
     return this.framesAfter(stream, 64 * 1024);
   }
 
+  /** Rule C-REJECT-<code>: the request's only answer is an Error of `code`, without n. */
   async rejection(
     requester: Played,
     label: string,
-    shape: Parameters<Played["open"]>[0],
+    shape: RequestShape,
     code: string,
-    rule: string,
   ): Promise<void> {
+    const rule = `C-REJECT-${code}`;
     const stream = requester.open(shape);
     await stream.until((x) => x.frames.length > 0, REPLY_MS);
     const first = stream.frames[0]?.frame;

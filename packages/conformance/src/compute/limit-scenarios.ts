@@ -3,67 +3,39 @@
 import { type ErrorFrame, MessageType, newStreamId, subjects } from "@tailwire/protocol";
 import { windowOf } from "../waiter.js";
 import { ABSENCE_MS, type ComputeRun, REPLY_MS } from "./compute-run.js";
-import type { PlayedRequester as Played, PlayedStream } from "./played-requester.js";
+import type { PlayedRequester as Played, PlayedStream, RequestShape } from "./played-requester.js";
 
 export async function rejections(run: ComputeRun): Promise<void> {
   const r = await run.requester();
   const basic = run.exec("basic");
-  await run.rejection(
-    r,
-    "unknown execution",
-    { executionId: "conformance-missing" },
-    "EXECUTION_NOT_FOUND",
-    "C-REJECT-EXECUTION_NOT_FOUND",
-  );
-  await run.rejection(
-    r,
-    "window 5",
-    { executionId: basic, fields: { window: 5 } },
-    "BAD_REQUEST",
-    "C-REJECT-BAD_REQUEST",
-  );
-  await run.rejection(
-    r,
-    "no follow field",
-    { executionId: basic, omit: ["follow"] },
-    "BAD_REQUEST",
-    "C-REJECT-BAD_REQUEST",
-  );
-  await run.rejection(
-    r,
-    "tail 1.5",
-    { executionId: basic, fields: { tail: 1.5 } },
-    "BAD_REQUEST",
-    "C-REJECT-BAD_REQUEST",
-  );
-  await run.rejection(
-    r,
-    "another requester's heartbeatSubject",
-    { executionId: basic, fields: { heartbeatSubject: "_TW.somebody-else.hb" } },
-    "BAD_REQUEST",
-    "C-REJECT-BAD_REQUEST",
-  );
-  await run.rejection(
-    r,
-    "another targetPeerId",
-    { executionId: basic, fields: { targetPeerId: `${run.nodeId}-other` } },
-    "BAD_REQUEST",
-    "C-REJECT-BAD_REQUEST",
-  );
-  await run.rejection(
-    r,
-    "type ExecutionLogs.Request/v2",
-    { executionId: basic, fields: { type: "ExecutionLogs.Request/v2" } },
-    "UNSUPPORTED_VERSION",
-    "C-REJECT-UNSUPPORTED_VERSION",
-  );
-  await run.rejection(
-    r,
-    `tail ${run.limits.maxTailLines + 1}`,
-    { executionId: basic, fields: { tail: run.limits.maxTailLines + 1 } },
-    "TAIL_TOO_LARGE",
-    "C-REJECT-TAIL_TOO_LARGE",
-  );
+  // Each refused with an Error of its code and no frame number: C-REJECT-<code>.
+  const refused: [string, RequestShape, string][] = [
+    ["unknown execution", { executionId: "conformance-missing" }, "EXECUTION_NOT_FOUND"],
+    ["window 5", { executionId: basic, fields: { window: 5 } }, "BAD_REQUEST"],
+    ["no follow field", { executionId: basic, omit: ["follow"] }, "BAD_REQUEST"],
+    ["tail 1.5", { executionId: basic, fields: { tail: 1.5 } }, "BAD_REQUEST"],
+    [
+      "another requester's heartbeatSubject",
+      { executionId: basic, fields: { heartbeatSubject: "_TW.somebody-else.hb" } },
+      "BAD_REQUEST",
+    ],
+    [
+      "another targetPeerId",
+      { executionId: basic, fields: { targetPeerId: `${run.nodeId}-other` } },
+      "BAD_REQUEST",
+    ],
+    [
+      "type ExecutionLogs.Request/v2",
+      { executionId: basic, fields: { type: "ExecutionLogs.Request/v2" } },
+      "UNSUPPORTED_VERSION",
+    ],
+    [
+      `tail ${run.limits.maxTailLines + 1}`,
+      { executionId: basic, fields: { tail: run.limits.maxTailLines + 1 } },
+      "TAIL_TOO_LARGE",
+    ],
+  ];
+  for (const [label, shape, code] of refused) await run.rejection(r, label, shape, code);
   // A duplicate stream id while the first stream is open.
   const [open] = await run.stalled(r, 1);
   const before = open!.frames.length;
@@ -171,7 +143,6 @@ export async function streamLimits(run: ComputeRun): Promise<void> {
     `stream ${perRequester + 1} of one requester`,
     { executionId: credit, fields: { window: 1024 } },
     "TOO_MANY_REQUESTER_STREAMS",
-    "C-REJECT-TOO_MANY_REQUESTER_STREAMS",
   );
   const rest = run.limits.maxStreams - perRequester;
   const second: PlayedStream[] = [];
@@ -183,7 +154,6 @@ export async function streamLimits(run: ComputeRun): Promise<void> {
     `stream ${run.limits.maxStreams + 1} of the node`,
     { executionId: credit, fields: { window: 1024 } },
     "TOO_MANY_STREAMS",
-    "C-REJECT-TOO_MANY_STREAMS",
   );
   // The cancels and the next request travel on one connection, so the node takes them in order.
   for (const s of first) s.cancel();
