@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// The `tailwire` binary: builds the program (every command, --log-level on each), runs it, and
+// turns what it throws into a message on stderr and an exit code.
 import { readFileSync } from "node:fs";
 import { gatewayCommand } from "@tailwire/gateway";
 import { Command, CommanderError, Option } from "commander";

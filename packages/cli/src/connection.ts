@@ -1,3 +1,5 @@
+// The NATS connection of every NATS-speaking command: the --nats and credential/TLS options, and
+// connecting with them.
 import { readFile } from "node:fs/promises";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect, type NodeConnectionOptions } from "@nats-io/transport-node";

@@ -1,3 +1,5 @@
+// The CLI's exit codes (one per cause a script may branch on), the protocol error code each one
+// reports, and CliError, which carries one to the top.
 import type { ErrorCode } from "@tailwire/protocol";
 
 /**

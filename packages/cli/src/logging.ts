@@ -1,3 +1,4 @@
+// The CLI's own logging: the levels, each command's default, and the pino logger to stderr.
 import type { Logger } from "@tailwire/protocol";
 import { pino } from "pino";
 import PinoPretty from "pino-pretty";

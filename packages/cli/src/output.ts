@@ -1,3 +1,4 @@
+// Terminal output: whether to colour, the palette, and writing that waits for a full pipe to drain.
 import type { Writable } from "node:stream";
 
 /** ANSI colours, only when the stream is a terminal (and NO_COLOR is unset), or FORCE_COLOR is set. */

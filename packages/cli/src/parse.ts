@@ -1,3 +1,5 @@
+// Parsers of command-line values (commander argParsers): integers, durations, --since, --tail and
+// --stream; a bad value is a usage error that names what was accepted.
 import { InvalidArgumentError } from "commander";
 
 /** A commander argParser for a non-negative integer (commander reports the error: exit 2). */

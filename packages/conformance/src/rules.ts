@@ -23,20 +23,17 @@ const HB = "Heartbeats";
 const SUBJECTS = "Subjects";
 const COMPAT = "Compatibility rules";
 
-const compute = (id: string, section: string, title: string, notCheckable?: string): Rule => ({
-  id,
-  mode: "compute",
-  section,
-  title,
-  ...(notCheckable === undefined ? {} : { notCheckable }),
-});
-const requester = (id: string, section: string, title: string, notCheckable?: string): Rule => ({
-  id,
-  mode: "requester",
-  section,
-  title,
-  ...(notCheckable === undefined ? {} : { notCheckable }),
-});
+const ruleOf =
+  (mode: RuleMode) =>
+  (id: string, section: string, title: string, notCheckable?: string): Rule => ({
+    id,
+    mode,
+    section,
+    title,
+    ...(notCheckable === undefined ? {} : { notCheckable }),
+  });
+const compute = ruleOf("compute");
+const requester = ruleOf("requester");
 
 export const RULES: readonly Rule[] = [
   // ---- compute mode: the runner is the requester ----

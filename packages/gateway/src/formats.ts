@@ -23,8 +23,7 @@ export interface BodyFormat {
 
 // Lines with nothing JSON must escape (quote, backslash, control characters; any surrogate is
 // left to JSON.stringify so lone ones are escaped as it does) are quoted as they are: the scan is
-// cheaper than JSON.stringify's on a 200-byte line (about 200 against 350 ns in a micro-benchmark
-// on this shared machine), and most log lines qualify.
+// cheaper than JSON.stringify's escaping, and most log lines qualify (BENCHMARKS.md, gateway).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 export const quote = (line: string) =>

@@ -59,28 +59,18 @@ export class GatewayMetrics {
       registers,
     });
     // Upstream figures are the client's own counters, read when scraped.
-    let upstreamResumesSeen = 0;
-    new Counter({
-      name: "tailwire_gateway_upstream_resumes_total",
-      help: "Resume attempts of the gateway's requester over NATS (a broken stream asked again)",
-      registers,
-      collect() {
-        const seen = client.stats().resumeAttempts;
-        if (seen > upstreamResumesSeen) this.inc(seen - upstreamResumesSeen);
-        upstreamResumesSeen = seen;
-      },
-    });
-    let heartbeatsSeen = 0;
-    new Counter({
-      name: "tailwire_gateway_heartbeat_round_trips_total",
-      help: "Compute-node heartbeats answered by the gateway's requester (each one a round trip)",
-      registers,
-      collect() {
-        const seen = client.stats().heartbeatsAnswered;
-        if (seen > heartbeatsSeen) this.inc(seen - heartbeatsSeen);
-        heartbeatsSeen = seen;
-      },
-    });
+    mirrorCounter(
+      registry,
+      "tailwire_gateway_upstream_resumes_total",
+      "Resume attempts of the gateway's requester over NATS (a broken stream asked again)",
+      () => client.stats().resumeAttempts,
+    );
+    mirrorCounter(
+      registry,
+      "tailwire_gateway_heartbeat_round_trips_total",
+      "Compute-node heartbeats answered by the gateway's requester (each one a round trip)",
+      () => client.stats().heartbeatsAnswered,
+    );
     new Gauge({
       name: "tailwire_gateway_upstream_open_streams",
       help: "Streams open in the gateway's LogStreamClient",
@@ -95,4 +85,19 @@ export class GatewayMetrics {
     this.linesSent.inc({ format }, lines);
     this.bytesSent.inc({ format }, bytes);
   }
+}
+
+/** A counter that follows a count kept elsewhere (growing only), read when scraped. */
+function mirrorCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = now;
+    },
+  });
 }

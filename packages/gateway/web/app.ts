@@ -21,7 +21,9 @@ const download = $<HTMLButtonElement>("download");
 const reconnect = $<HTMLButtonElement>("reconnect");
 
 const model = new LogModel();
-const view = new LogView($("viewport"), $("spacer"), model);
+const view = new LogView($("viewport"), $("spacer"), model, (follow) => {
+  followBox.checked = follow;
+});
 let connection: LogConnection | undefined;
 let target: StreamTarget | undefined;
 let state: ConnectionState | "idle" = "idle";
@@ -49,7 +51,7 @@ function open(next: StreamTarget): void {
   firstLineMs = undefined;
   openedAt = performance.now();
   target = next;
-  view.follow = true;
+  view.setFollow(true);
   followBox.checked = true;
   view.update();
   connection = new LogConnection(next, {
@@ -121,15 +123,11 @@ form.addEventListener("submit", (event) => {
 window.addEventListener("hashchange", openFromHash);
 
 followBox.addEventListener("change", () => {
-  view.follow = followBox.checked;
+  view.setFollow(followBox.checked);
   if (view.follow) view.scrollToEnd();
 });
-view.onFollowChange = (follow) => {
-  followBox.checked = follow;
-};
 timestampsBox.addEventListener("change", () => {
-  view.timestamps = timestampsBox.checked;
-  view.refresh();
+  view.setTimestamps(timestampsBox.checked);
 });
 filterInput.addEventListener("input", () => {
   model.setFilter(filterInput.value);

@@ -19,15 +19,21 @@ export class LogView {
   readonly #model: LogModel;
   readonly #virtualizer: Virtualizer<HTMLElement, HTMLElement>;
   #pending = false;
-  timestamps = false;
-  /** Auto-scroll to the end as lines arrive (paused when the user scrolls up). */
-  follow = true;
-  onFollowChange: (follow: boolean) => void = () => {};
+  #timestamps = false;
+  #follow = true;
+  readonly #onFollowChange: (follow: boolean) => void;
 
-  constructor(viewport: HTMLElement, spacer: HTMLElement, model: LogModel) {
+  /** `onFollowChange` hears when the user's scrolling pauses or resumes follow. */
+  constructor(
+    viewport: HTMLElement,
+    spacer: HTMLElement,
+    model: LogModel,
+    onFollowChange: (follow: boolean) => void = () => {},
+  ) {
     this.#viewport = viewport;
     this.#spacer = spacer;
     this.#model = model;
+    this.#onFollowChange = onFollowChange;
     this.#virtualizer = new Virtualizer<HTMLElement, HTMLElement>({
       count: 0,
       getScrollElement: () => viewport,
@@ -54,9 +60,25 @@ export class LogView {
       });
       this.#virtualizer._willUpdate();
       this.#spacer.style.height = `${this.#virtualizer.getTotalSize()}px`;
-      if (this.follow) this.scrollToEnd();
+      if (this.#follow) this.scrollToEnd();
       this.#render();
     });
+  }
+
+  /** Auto-scroll to the end as lines arrive (paused when the user scrolls up). */
+  get follow(): boolean {
+    return this.#follow;
+  }
+
+  /** Turns follow on or off (the next update scrolls to the end when on). */
+  setFollow(follow: boolean): void {
+    this.#follow = follow;
+  }
+
+  /** Shows or hides each line's timestamp (every row re-rendered). */
+  setTimestamps(shown: boolean): void {
+    this.#timestamps = shown;
+    this.refresh();
   }
 
   scrollToEnd(): void {
@@ -72,9 +94,9 @@ export class LogView {
     const atBottom =
       this.#viewport.scrollTop + this.#viewport.clientHeight >=
       this.#viewport.scrollHeight - ROW_HEIGHT;
-    if (atBottom !== this.follow) {
-      this.follow = atBottom;
-      this.onFollowChange(atBottom);
+    if (atBottom !== this.#follow) {
+      this.#follow = atBottom;
+      this.#onFollowChange(atBottom);
     }
   }
 
@@ -93,7 +115,7 @@ export class LogView {
       const row = rows[i] as HTMLElement;
       const entry = this.#model.visible(item.index);
       if (!entry) return;
-      const key = `${entry.executionId ?? ""}:${entry.seq}:${this.timestamps ? 1 : 0}`;
+      const key = `${entry.executionId ?? ""}:${entry.seq}:${this.#timestamps ? 1 : 0}`;
       row.style.transform = `translateY(${item.start}px)`;
       if (row.dataset.key === key) return;
       row.dataset.key = key;
@@ -123,7 +145,7 @@ export class LogView {
       execution.title = `${entry.executionId} on ${entry.computeNodeId}`;
       cells.push(execution);
     }
-    if (this.timestamps && !entry.removed) {
+    if (this.#timestamps && !entry.removed) {
       const ts = document.createElement("span");
       ts.className = "ts";
       ts.textContent = new Date(entry.time).toISOString();

@@ -1,3 +1,5 @@
+// A child process's exit: watching for it from spawn on, signalling quietly, and terminating with
+// escalation to SIGKILL.
 import type { ChildProcess } from "node:child_process";
 import { withDeadline } from "./deadline.js";
 

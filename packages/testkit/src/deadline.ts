@@ -1,3 +1,4 @@
+// Waiting with a deadline: racing a promise against one, and polling a check until it holds.
 import { setTimeout as delay } from "node:timers/promises";
 import { TimeoutError } from "./errors.js";
 

@@ -1,3 +1,5 @@
+// The testkit's errors: no nats-server found, a deadline passed, a process that failed to start
+// or exited while awaited (with its output).
 /** Thrown when no nats-server executable can be located. */
 export class NatsServerNotFoundError extends Error {
   override readonly name = "NatsServerNotFoundError";

@@ -1,3 +1,4 @@
+// Finding the nats-server executable: NATS_SERVER_BIN, then PATH, then fallbacks (/usr/sbin).
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { NatsServerNotFoundError } from "./errors.js";

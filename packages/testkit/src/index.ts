@@ -1,3 +1,5 @@
+// The public API of @tailwire/testkit: real nats-server fixtures (one server, a cluster, auth,
+// TLS), separate Node processes, and the waits and errors they use.
 // The polyfill comes first so Symbol.asyncDispose exists before any class declares it.
 import "./dispose-polyfill.js";
 

@@ -1,3 +1,4 @@
+// The bounded last lines of a process's output streams, with a listener per complete line.
 import type { Readable } from "node:stream";
 
 /**

@@ -1,3 +1,4 @@
+// NatsCluster: N real nats-servers routed into one cluster on 127.0.0.1, each restartable on its ports.
 import "./dispose-polyfill.js";
 import { randomBytes } from "node:crypto";
 import { pollUntil } from "./deadline.js";

@@ -1,3 +1,4 @@
+// Spawning one nats-server process and waiting until every listener is bound (its ports file).
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";

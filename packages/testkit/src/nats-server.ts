@@ -1,3 +1,5 @@
+// NatsServer: one real nats-server on 127.0.0.1 for tests: start, stop, kill, freeze, restart on
+// the same ports, and its log.
 import "./dispose-polyfill.js";
 import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";

@@ -1,3 +1,5 @@
+// NodeProcess: a Node script as a separate OS process for tests: start it, wait for a line of its
+// output, crash (SIGKILL) or freeze (SIGSTOP) it.
 import "./dispose-polyfill.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Writable } from "node:stream";

@@ -1,3 +1,4 @@
+// nats-server's ports file: where it is, waiting for it (the readiness signal), reading the ports.
 import { readFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pollUntil } from "./deadline.js";

@@ -1,3 +1,5 @@
+// A throw-away certificate authority for TLS tests (made with the openssl CLI), and the TLS
+// settings for nats-server and clients that use it.
 import "./dispose-polyfill.js";
 import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";

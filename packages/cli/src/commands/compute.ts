@@ -1,3 +1,5 @@
+// `tailwire compute`: a compute node serving the logs `tailwire exec` writes to a data directory,
+// with its limits and retention as options, until SIGINT/SIGTERM.
 import { createInterface } from "node:readline";
 import { FileLogStore, LogStreamServer } from "@tailwire/compute";
 import { isNodeId, subjects } from "@tailwire/protocol";

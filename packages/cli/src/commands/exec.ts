@@ -1,3 +1,5 @@
+// `tailwire exec`: runs a command and captures its stdout and stderr line by line into a data
+// directory (where `tailwire compute` serves them), exiting with the command's exit code.
 import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { constants } from "node:os";

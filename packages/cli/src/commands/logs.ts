@@ -1,3 +1,5 @@
+// `tailwire logs <execution>`: one execution's log to the terminal (tail, follow, filters, --json),
+// and what both logs commands share: the read filters, opening the client, reporting the end.
 import { randomBytes } from "node:crypto";
 import type { Writable } from "node:stream";
 import type { NatsConnection } from "@nats-io/nats-core";

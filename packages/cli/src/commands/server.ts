@@ -1,3 +1,4 @@
+// `tailwire server`: an embedded nats-server on 127.0.0.1 in the foreground, for trying tailwire out.
 import { NatsServer } from "@tailwire/testkit";
 import type { Command } from "commander";
 import { CliError, EXIT } from "../exit-codes.js";

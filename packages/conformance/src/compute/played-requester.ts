@@ -48,17 +48,36 @@ export class PlayedStream {
   readonly request: LogRequest;
   readonly sentAt = Date.now();
   readonly frames: ReceivedFrame[] = [];
-  granted = 0;
-  /** Data-frame bytes received so far. */
-  dataBytes = 0;
+  #granted = 0;
+  #dataBytes = 0;
   #ungranted = 0;
-  policy: GrantPolicy | undefined;
+  #policy: GrantPolicy | undefined;
   readonly #owner: PlayedRequester;
 
-  constructor(owner: PlayedRequester, request: LogRequest) {
+  constructor(owner: PlayedRequester, request: LogRequest, policy?: GrantPolicy) {
     this.#owner = owner;
     this.request = request;
     this.streamId = request.streamId;
+    this.#policy = policy;
+  }
+
+  /** Credit granted so far, beyond the window. */
+  get granted(): number {
+    return this.#granted;
+  }
+
+  /** Data-frame bytes received so far. */
+  get dataBytes(): number {
+    return this.#dataBytes;
+  }
+
+  get policy(): GrantPolicy | undefined {
+    return this.#policy;
+  }
+
+  /** From now on, grant as `policy` says (a stream opened without one starts granting). */
+  grantAs(policy: GrantPolicy): void {
+    this.#policy = policy;
   }
 
   /** The requester that opened the stream. */
@@ -83,11 +102,11 @@ export class PlayedStream {
   receive(received: ReceivedFrame): void {
     this.frames.push(received);
     if (received.frame?.type !== MessageType.Data) return;
-    this.dataBytes += received.raw.byteLength;
-    if (!this.policy) return;
+    this.#dataBytes += received.raw.byteLength;
+    if (!this.#policy) return;
     // The runner's consumer takes every entry at once: each frame is released on receipt.
     this.#ungranted += received.raw.byteLength;
-    if (this.#ungranted >= this.policy.thresholdBytes) {
+    if (this.#ungranted >= this.#policy.thresholdBytes) {
       const bytes = this.#ungranted;
       this.#ungranted = 0;
       this.grant(bytes);
@@ -95,7 +114,7 @@ export class PlayedStream {
   }
 
   grant(bytes: number): void {
-    this.granted += bytes;
+    this.#granted += bytes;
     this.#owner.control({ credit: [{ streamId: this.streamId, bytes }] });
   }
 
@@ -113,6 +132,9 @@ export class PlayedStream {
   }
 }
 
+/** The stream ids to answer unknown to a heartbeat, or undefined to leave it unanswered. */
+export type HeartbeatAnswer = (heartbeat: HeartbeatRequest) => string[] | undefined;
+
 export interface RequestShape {
   executionId: string;
   fields?: Record<string, unknown>;
@@ -126,8 +148,8 @@ export interface RequestShape {
 
 /**
  * A requester node played over raw NATS: one subscription for every stream inbox and one for
- * heartbeats, like a real requester. Heartbeats are answered by `answer` (by default: the listed
- * ids it does not hold open); `answer` returning undefined leaves a heartbeat unanswered.
+ * heartbeats, like a real requester. Heartbeats are answered unknown for the listed ids it does
+ * not hold open, unless a scenario answers them its own way (`answerWith`).
  */
 export class PlayedRequester {
   readonly id: string;
@@ -137,10 +159,9 @@ export class PlayedRequester {
   readonly heartbeats: ReceivedHeartbeat[] = [];
   /** Frames that arrived on an inbox of a stream this requester never opened. */
   readonly strays: { subject: string; raw: Uint8Array }[] = [];
-  /** Stream ids this requester no longer holds (cancelled or answered unknown). */
-  readonly dropped = new Set<string>();
-  answer: (heartbeat: HeartbeatRequest) => string[] | undefined = (heartbeat) =>
-    heartbeat.streamIds.filter((id) => !this.streams.has(id) || this.dropped.has(id));
+  readonly #dropped = new Set<string>();
+  #answer: HeartbeatAnswer = (heartbeat) =>
+    heartbeat.streamIds.filter((id) => !this.streams.has(id) || this.#dropped.has(id));
   readonly #nc: NatsConnection;
   readonly #subs: Subscription[];
 
@@ -152,6 +173,26 @@ export class PlayedRequester {
       nc.subscribe(subjects.streamInboxWildcard(id), { callback: (_e, msg) => this.#onFrame(msg) }),
       nc.subscribe(subjects.heartbeat(id), { callback: (_e, msg) => this.#onHeartbeat(msg) }),
     ];
+  }
+
+  /** Stream ids this requester no longer holds (cancelled or answered unknown). */
+  get dropped(): ReadonlySet<string> {
+    return this.#dropped;
+  }
+
+  /** The node gave this stream up on its own (the requester was declared lost). */
+  drop(streamId: string): void {
+    this.#dropped.add(streamId);
+  }
+
+  /** The stream is still held after all: a cancel for it was one the node must ignore. */
+  keep(streamId: string): void {
+    this.#dropped.delete(streamId);
+  }
+
+  /** From now on, heartbeats are answered by `answer` (undefined: left unanswered). */
+  answerWith(answer: HeartbeatAnswer): void {
+    this.#answer = answer;
   }
 
   /** Resolves once the subscriptions are live on the server. */
@@ -181,8 +222,7 @@ export class PlayedRequester {
   /** Sends a request (encoded as it is, unvalidated) and tracks its stream. */
   open(shape: RequestShape, policy?: GrantPolicy): PlayedStream {
     const request = this.requestFor(shape);
-    const stream = new PlayedStream(this, request);
-    if (policy) stream.policy = policy;
+    const stream = new PlayedStream(this, request, policy);
     this.streams.set(request.streamId, stream);
     this.publishRequest(
       new TextEncoder().encode(JSON.stringify(request)),
@@ -208,12 +248,12 @@ export class PlayedRequester {
       new TextEncoder().encode(JSON.stringify(message)),
     );
     for (const id of fields.cancel ?? [])
-      if (message.sourcePeerId === this.id) this.dropped.add(id);
+      if (message.sourcePeerId === this.id) this.#dropped.add(id);
   }
 
   async close(): Promise<void> {
     const open = [...this.streams.values()].filter(
-      (s) => !s.ended && !this.dropped.has(s.streamId),
+      (s) => !s.ended && !this.#dropped.has(s.streamId),
     );
     if (open.length > 0) this.control({ cancel: open.map((s) => s.streamId) });
     for (const sub of this.#subs) sub.unsubscribe();
@@ -249,9 +289,9 @@ export class PlayedRequester {
       at: Date.now(),
     });
     if (decoded.ok && msg.reply) {
-      const unknown = this.answer(decoded.value);
+      const unknown = this.#answer(decoded.value);
       if (unknown !== undefined) {
-        for (const id of unknown) this.dropped.add(id);
+        for (const id of unknown) this.#dropped.add(id);
         msg.respond(
           encode({
             type: MessageType.HeartbeatResponse,

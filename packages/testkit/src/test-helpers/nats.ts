@@ -1,3 +1,4 @@
+// NATS helpers for the testkit's own tests: recording status events, collecting a subject's payloads.
 import type { NatsConnection, Status } from "@nats-io/transport-node";
 
 /** Records every status event of `nc` from now on, for assertions with vi.waitFor. */

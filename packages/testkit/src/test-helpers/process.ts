@@ -1,3 +1,4 @@
+// Process probes for the testkit's own tests: does a pid exist, is it stopped (SIGSTOP).
 import { readFileSync } from "node:fs";
 
 /** True while `pid` names a process (signal 0 probes without delivering anything). */
