@@ -34,7 +34,11 @@ import { type EndCause, ServedStream, type StreamHost } from "./server/served-st
 import { Counters, type LogStreamServerStats } from "./server/stats.js";
 import { StreamRegistry } from "./server/stream-registry.js";
 
-export type { LogStreamServerLimits, LogStreamServerOptions } from "./server/options.js";
+export {
+  DEFAULTS,
+  type LogStreamServerLimits,
+  type LogStreamServerOptions,
+} from "./server/options.js";
 export type { EndCause } from "./server/served-stream.js";
 export type { LogStreamServerStats, RequesterStats } from "./server/stats.js";
 

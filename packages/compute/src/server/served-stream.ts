@@ -1,3 +1,5 @@
+// One served stream (ServedStream): its state from registration to end, and the pump that sends
+// its data frames under flow control.
 import { encode, type LogRequest, MessageType } from "@tailwire/protocol";
 import {
   isRemovedLines,
