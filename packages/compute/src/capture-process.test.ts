@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { LogEntry } from "@tailwire/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { captureProcess } from "./capture-process.js";
-import type { LogReader, ReadOptions } from "./log-source.js";
+import type { LogReader, LogReadOptions } from "./log-source.js";
 import { FileLogStore } from "./stores/file-log-store.js";
 
 let dir: string;
@@ -21,7 +21,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const opts = (options: Partial<ReadOptions> = {}): ReadOptions => ({
+const opts = (options: Partial<LogReadOptions> = {}): LogReadOptions => ({
   follow: false,
   signal: new AbortController().signal,
   ...options,

@@ -1,3 +1,4 @@
+// Runs a command and captures its stdout and stderr, line by line, into a log store.
 import { spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";

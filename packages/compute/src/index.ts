@@ -1,3 +1,4 @@
+// @tailwire/compute's public API.
 export {
   type CaptureProcessOptions,
   type CaptureProcessResult,
@@ -20,12 +21,14 @@ export {
   isRemovedLines,
   type LogReader,
   type LogReadItem,
+  type LogReadOptions,
   type LogSource,
   type LogStore,
   type ReadOptions,
   type RemovedLines,
 } from "./log-source.js";
 export {
+  DEFAULTS,
   type EndCause,
   LogStreamServer,
   type LogStreamServerLimits,

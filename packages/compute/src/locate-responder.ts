@@ -13,6 +13,7 @@ import {
   silentLogger,
 } from "@tailwire/protocol";
 import type { CatalogChange, ExecutionCatalog } from "./execution-catalog.js";
+import { DEFAULTS } from "./server/options.js";
 import { RateLimiter } from "./server/rate-limiter.js";
 
 export interface LocateResponderOptions {
@@ -59,7 +60,7 @@ export class LocateResponder {
     this.#nc = options.connection;
     this.#catalog = options.catalog;
     this.#log = options.logger ?? silentLogger;
-    this.#maxRate = options.maxLookupsPerSecond ?? 1_000;
+    this.#maxRate = options.maxLookupsPerSecond ?? DEFAULTS.locate.maxLookupsPerSecond;
     if (!Number.isSafeInteger(this.#maxRate) || this.#maxRate < 1)
       throw new RangeError(`maxLookupsPerSecond must be an integer >= 1, got ${this.#maxRate}`);
     this.#rate = new RateLimiter(this.#maxRate, undefined, this.#maxRate * 2);

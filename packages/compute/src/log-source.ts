@@ -1,8 +1,10 @@
+// The contract between the server and a log store: LogSource (open a read of an execution's
+// log), LogReader (the read), LogStore (a source that can also be written) and what they trade.
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
 import type { CreateOptions } from "./execution-catalog.js";
 
 /** What a stream asks of a log source. Mirrors the request's read options. */
-export interface ReadOptions {
+export interface LogReadOptions {
   /** The last N matching lines; 0 = only lines written from now on; undefined = whole history. */
   tail?: number | undefined;
   /** Only entries with seq > fromSeq. Takes precedence over `tail`. */
@@ -16,6 +18,13 @@ export interface ReadOptions {
   /** Aborting it ends the read at once and releases everything it holds. */
   signal: AbortSignal;
 }
+
+/**
+ * The old name of LogReadOptions.
+ * @deprecated Renamed LogReadOptions (the requester has a different type of the same old name);
+ * this alias goes before 1.0.
+ */
+export type ReadOptions = LogReadOptions;
 
 /**
  * Lines `fromSeq..toSeq` (both included) that the read covers but will never yield: a store's
@@ -80,7 +89,7 @@ export interface LogSource {
    * Opens a read. Rejects with ExecutionNotFoundError (from @tailwire/protocol) when the
    * execution is unknown, and with BadRequestError for an invalid execution id.
    */
-  open(executionId: string, options: ReadOptions): Promise<LogReader>;
+  open(executionId: string, options: LogReadOptions): Promise<LogReader>;
 }
 
 /** A log source that can also be written: what captureProcess writes into. */

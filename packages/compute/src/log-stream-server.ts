@@ -1,15 +1,15 @@
+// The compute node's log stream server (LogStreamServer): subscribes to the node's request and
+// control subjects and wires admission, the stream registry, the served streams and the
+// requester links together; each of those owns its own state (see server/).
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   type ControlMessage,
   decodeControl,
   decodeRequest,
-  ERROR_CODES,
   type ErrorCode,
-  encode,
   isErrorCode,
   type Logger,
   type LogRequest,
-  MessageType,
   rejectionInbox,
   SequenceGapError,
   silentLogger,
@@ -19,28 +19,30 @@ import {
 import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
+import { Admission, replyRefusal } from "./server/admission.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
+import { endFrame, errorFrame, messageOf } from "./server/frames.js";
+import { linkHost } from "./server/link-host.js";
 import {
   type LogStreamServerOptions,
   type ResolvedOptions,
   resolveOptions,
 } from "./server/options.js";
-import { RateLimiter } from "./server/rate-limiter.js";
-import { type LinkHost, RequesterLink } from "./server/requester-link.js";
+import { watchReconnects } from "./server/reconnect-watch.js";
+import { RequesterLink } from "./server/requester-link.js";
 import { type EndCause, ServedStream, type StreamHost } from "./server/served-stream.js";
 import { Counters, type LogStreamServerStats } from "./server/stats.js";
+import { StreamRegistry } from "./server/stream-registry.js";
 
-export type { LogStreamServerLimits, LogStreamServerOptions } from "./server/options.js";
+export {
+  DEFAULTS,
+  type LogStreamServerLimits,
+  type LogStreamServerOptions,
+} from "./server/options.js";
 export type { EndCause } from "./server/served-stream.js";
 export type { LogStreamServerStats, RequesterStats } from "./server/stats.js";
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-/** Error frame messages are bounded by the schema (4096); keep them short anyway. */
-const MAX_ERROR_MESSAGE = 1000;
-/** Worst-case bytes one stream id adds to a heartbeat: 64 characters, quotes and a comma. */
-const HEARTBEAT_BYTES_PER_STREAM = 64 + 3;
-/** The node-wide rate limiter's one key. */
-const NODE_WIDE = "";
 
 /**
  * The compute side of ExecutionLogs/v1: answers log requests from a LogSource, streams frames
@@ -53,24 +55,18 @@ export class LogStreamServer {
   readonly #source: LogSource;
   readonly #options: ResolvedOptions;
   readonly #log: Logger;
-  readonly #rate: RateLimiter;
-  readonly #nodeRate: RateLimiter;
   readonly #counters = new Counters();
-  /** Every registered stream (opening or accepted), by `${sourcePeerId}/${streamId}`. */
-  readonly #streams = new Map<string, ServedStream>();
-  readonly #perRequester = new Map<string, number>();
-  /** Requesters with accepted streams, by `${sourcePeerId} ${heartbeatSubject}`. */
-  readonly #links = new Map<string, RequesterLink>();
+  readonly #registry: StreamRegistry;
+  readonly #admission: Admission;
   readonly #pumps = new Set<Promise<void>>();
   #subscriptions: Subscription[] = [];
-  /** The connection's status iterator (nats.js QueuedIterator: has stop()). */
-  #status: StatusIterable | undefined;
+  /** Stops the reconnect watch. */
+  #stopWatch: (() => void) | undefined;
   #state: "new" | "running" | "closing" | "closed" = "new";
   readonly #streamHost: StreamHost;
   readonly #locateOption: LogStreamServerOptions["locate"];
   /** Answers lookups of the executions the source holds (when it can list them). */
   #locator: LocateResponder | undefined;
-  readonly #linkHost: LinkHost;
 
   constructor(options: LogStreamServerOptions) {
     // Throws early on an id that cannot be a subject token.
@@ -81,15 +77,30 @@ export class LogStreamServer {
     this.#locateOption = options.locate;
     this.#options = resolveOptions(options, silentLogger);
     this.#log = this.#options.logger;
-    this.#rate = new RateLimiter(this.#options.maxRequestsPerSecondPerRequester);
-    const nodeRate = this.#options.maxRequestsPerSecond;
-    this.#nodeRate = new RateLimiter(nodeRate, undefined, nodeRate * 2);
     this.#streamHost = {
       publish: (subject, data) => this.#publish(subject, data),
       finished: (stream) => this.#finish(stream),
       failed: (stream, error) => this.#fail(stream, error),
     };
-    this.#linkHost = this.#makeLinkHost();
+    const host = linkHost({
+      computeNodeId: this.nodeId,
+      request: (subject, data, timeoutMs) =>
+        this.#connection.request(subject, data, { timeout: timeoutMs }),
+      counters: this.#counters,
+      log: this.#log,
+      end: (stream, cause) => this.#end(stream, cause),
+    });
+    const settings = {
+      defaultTimeoutMs: this.#options.heartbeatTimeoutMs,
+      maxMissed: this.#options.maxMissed,
+    };
+    this.#registry = new StreamRegistry(
+      (key, requesterNodeId, heartbeatSubject) =>
+        new RequesterLink(key, requesterNodeId, heartbeatSubject, host, settings),
+    );
+    this.#admission = new Admission(this.nodeId, this.#options, this.#registry, () =>
+      this.#maxPayload(),
+    );
   }
 
   /** Subscribes to this node's request and control subjects; resolves once the server has them. */
@@ -107,7 +118,12 @@ export class LogStreamServer {
         callback: (error, msg) => (error ? onError("control")(error) : this.#onControl(msg)),
       }),
     ];
-    this.#watchReconnects();
+    this.#stopWatch = watchReconnects(
+      this.#connection,
+      () => this.#state === "running",
+      () => this.#onReconnect(),
+      this.#log,
+    );
     const locate = this.#locateOption;
     if (locate !== false && isExecutionCatalog(this.#source)) {
       this.#locator = new LocateResponder({
@@ -135,14 +151,13 @@ export class LogStreamServer {
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions = [];
     await this.#locator?.close();
-    this.#status?.stop?.();
-    for (const stream of [...this.#streams.values()]) {
+    this.#stopWatch?.();
+    for (const stream of this.#registry.streams()) {
       this.#end(stream, "going_away", (n) =>
-        this.#errorFrame(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
+        errorFrame(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
       );
     }
-    for (const link of this.#links.values()) link.close();
-    this.#links.clear();
+    this.#registry.closeLinks();
     await Promise.allSettled([...this.#pumps]);
     if (!this.#connection.isClosed()) await this.#connection.flush().catch(() => {});
     this.#state = "closed";
@@ -156,10 +171,10 @@ export class LogStreamServer {
   stats(): LogStreamServerStats {
     const c = this.#counters;
     return {
-      openStreams: this.#streams.size,
-      openStreamsByRequester: Object.fromEntries(this.#perRequester),
-      streamsWaitingForCredit: [...this.#streams.values()].filter((s) => s.credit.waiting).length,
-      requesters: [...this.#links.values()].map((link) => ({
+      openStreams: this.#registry.size,
+      openStreamsByRequester: this.#registry.countsByRequester(),
+      streamsWaitingForCredit: this.#registry.streams().filter((s) => s.credit.waiting).length,
+      requesters: [...this.#registry.links()].map((link) => ({
         requesterNodeId: link.requesterNodeId,
         heartbeatSubject: link.heartbeatSubject,
         openStreams: link.streams.size,
@@ -202,93 +217,21 @@ export class LogStreamServer {
       this.#reject("BAD_REQUEST", "request has no reply subject", undefined, ctx);
       return;
     }
-    // Publish only where the protocol says this requester listens: a request that names another
-    // subject (someone else's inbox, another node's subjects) gets no reply at all.
-    if (reply !== subjects.streamInbox(request.sourcePeerId, request.streamId)) {
-      this.#reject(
-        "BAD_REQUEST",
-        `reply subject ${reply} is not the requester's stream inbox`,
-        undefined,
-        ctx,
-      );
+    const badReply = replyRefusal(request, reply);
+    if (badReply !== undefined) {
+      this.#reject("BAD_REQUEST", badReply, undefined, ctx);
       return;
     }
     const to = { reply, streamId: request.streamId };
-    const refusal = this.#admissionRefusal(request);
+    const refusal = this.#admission.refusal(request, this.#state === "running");
     if (refusal) {
       this.#reject(refusal[0], refusal[1], to, ctx);
       return;
     }
-    const stream = new ServedStream(
-      streamKey(request.sourcePeerId, request.streamId),
-      request,
-      reply,
-    );
+    const stream = new ServedStream(request, reply);
     // Registered before anything is awaited, so limits and duplicate checks cannot race.
-    this.#streams.set(stream.key, stream);
-    this.#perRequester.set(
-      stream.requesterNodeId,
-      (this.#perRequester.get(stream.requesterNodeId) ?? 0) + 1,
-    );
+    this.#registry.add(stream);
     this.#track(this.#open(stream));
-  }
-
-  #admissionRefusal(request: LogRequest): [ErrorCode, string] | undefined {
-    const o = this.#options;
-    if (this.#state !== "running") return ["GOING_AWAY", "compute node is shutting down"];
-    if (request.heartbeatSubject !== subjects.heartbeat(request.sourcePeerId)) {
-      return [
-        "BAD_REQUEST",
-        `heartbeat subject ${request.heartbeatSubject} is not the requester's`,
-      ];
-    }
-    if (request.targetPeerId !== this.nodeId) {
-      return [
-        "BAD_REQUEST",
-        `targetPeerId ${request.targetPeerId} is not this node (${this.nodeId})`,
-      ];
-    }
-    // Node-wide first: a flood under fresh requester ids must not fill the per-requester table.
-    if (!this.#nodeRate.take(NODE_WIDE)) {
-      return [
-        "RATE_LIMITED",
-        `more than ${o.maxRequestsPerSecond} requests per second on this node`,
-      ];
-    }
-    if (!this.#rate.take(request.sourcePeerId)) {
-      return [
-        "RATE_LIMITED",
-        `more than ${o.maxRequestsPerSecondPerRequester} requests per second`,
-      ];
-    }
-    if (this.#streams.has(streamKey(request.sourcePeerId, request.streamId))) {
-      return ["DUPLICATE_STREAM", `stream ${request.streamId} is already open`];
-    }
-    if (this.#streams.size >= o.maxStreams)
-      return ["TOO_MANY_STREAMS", `this node serves ${o.maxStreams} streams already`];
-    const perRequester = this.#maxStreamsPerRequester();
-    if ((this.#perRequester.get(request.sourcePeerId) ?? 0) >= perRequester) {
-      return ["TOO_MANY_REQUESTER_STREAMS", `requester has ${perRequester} open streams already`];
-    }
-    if (
-      request.fromSeq === undefined &&
-      request.tail !== undefined &&
-      request.tail > o.maxTailLines
-    ) {
-      return [
-        "TAIL_TOO_LARGE",
-        `tail ${request.tail} exceeds the limit of ${o.maxTailLines} lines`,
-      ];
-    }
-    return undefined;
-  }
-
-  /** The configured limit, lowered so that one heartbeat listing them all fits in max_payload. */
-  #maxStreamsPerRequester(): number {
-    const fit = Math.floor(
-      (this.#maxPayload() - 200 - this.nodeId.length) / HEARTBEAT_BYTES_PER_STREAM,
-    );
-    return Math.max(1, Math.min(this.#options.maxStreamsPerRequester, fit));
   }
 
   #maxPayload(): number {
@@ -309,7 +252,7 @@ export class LogStreamServer {
       });
     } catch (error) {
       if (stream.ended) return;
-      this.#unregister(stream);
+      this.#registry.unregister(stream);
       const known = error instanceof TailwireError && isErrorCode(error.code);
       const code: ErrorCode = known ? error.code : "INTERNAL";
       if (!known)
@@ -326,37 +269,24 @@ export class LogStreamServer {
       );
       return;
     }
-    stream.reader = reader;
     // Stopped (cancel, close) while the source was opening: nothing to start.
     if (stream.ended) {
       await reader.close().catch(() => {});
       return;
     }
-    stream.maxFrameBytes = maxFrameBytesFor(
-      request.window,
-      this.#options.maxFrameBytes,
-      this.#maxPayload(),
-    );
     try {
-      this.#publish(
-        stream.inbox,
-        encode({
-          type: MessageType.Accepted,
-          streamId: stream.streamId,
-          n: 0,
-          computeNodeId: this.nodeId,
-          // The schema's field order (afterSeq first), so the bytes match the fixtures.
-          ...orderedAccepted(stream.retention(reader), reader.lastSeqAtOpen, stream.maxFrameBytes),
-        }),
+      const maxFrameBytes = maxFrameBytesFor(
+        request.window,
+        this.#options.maxFrameBytes,
+        this.#maxPayload(),
       );
+      stream.accept(reader, maxFrameBytes, this.nodeId, this.#streamHost);
     } catch (error) {
       this.#fail(stream, error);
       await reader.close().catch(() => {});
       return;
     }
-    stream.lastN = 0;
-    stream.accepted = true;
-    this.#linkFor(stream).add(stream);
+    this.#registry.link(stream);
     this.#log.debug(
       {
         streamId: stream.streamId,
@@ -366,25 +296,6 @@ export class LogStreamServer {
       "stream accepted",
     );
     await stream.pump(this.#streamHost, this.#options.lingerMs);
-  }
-
-  #linkFor(stream: ServedStream): RequesterLink {
-    const key = `${stream.requesterNodeId} ${stream.request.heartbeatSubject}`;
-    let link = this.#links.get(key);
-    if (!link) {
-      link = new RequesterLink(
-        key,
-        stream.requesterNodeId,
-        stream.request.heartbeatSubject,
-        this.#linkHost,
-        {
-          defaultTimeoutMs: this.#options.heartbeatTimeoutMs,
-          maxMissed: this.#options.maxMissed,
-        },
-      );
-      this.#links.set(key, link);
-    }
-    return link;
   }
 
   #track(pump: Promise<void>): void {
@@ -405,7 +316,7 @@ export class LogStreamServer {
     this.#log.info({ ...ctx, code, reason: message }, "log request rejected");
     if (!to) return;
     try {
-      this.#publish(to.reply, this.#errorFrame(to.streamId, code, message, undefined));
+      this.#publish(to.reply, errorFrame(to.streamId, code, message, undefined));
     } catch (error) {
       this.#log.warn({ err: error, streamId: to.streamId }, "could not send rejection");
     }
@@ -426,12 +337,12 @@ export class LogStreamServer {
     let ignored = 0;
     for (const streamId of control.cancel ?? []) {
       // Keyed by requester too: another requester's cancel simply finds nothing.
-      const stream = this.#streams.get(streamKey(from, streamId));
+      const stream = this.#registry.find(from, streamId);
       if (stream) this.#end(stream, "cancelled");
       else ignored++;
     }
     for (const grant of control.credit ?? []) {
-      const stream = this.#streams.get(streamKey(from, grant.streamId));
+      const stream = this.#registry.find(from, grant.streamId);
       if (stream) stream.credit.grant(grant.bytes);
       else ignored++;
     }
@@ -444,45 +355,6 @@ export class LogStreamServer {
     }
   }
 
-  // ---- heartbeats -----------------------------------------------------------------------
-
-  #makeLinkHost(): LinkHost {
-    return {
-      nodeId: this.nodeId,
-      request: (subject, data, timeoutMs) =>
-        this.#connection.request(subject, data, { timeout: timeoutMs }),
-      heartbeatSent: () => {
-        this.#counters.heartbeatsSent++;
-      },
-      heartbeatFailed: (link, failure, error) => {
-        this.#counters.heartbeatsFailed++;
-        this.#log.debug(
-          {
-            requesterNodeId: link.requesterNodeId,
-            failure,
-            failures: link.consecutiveFailures,
-            err: error,
-          },
-          "heartbeat failed",
-        );
-      },
-      unknownToRequester: (_link, streams) => {
-        for (const stream of streams) this.#end(stream, "unknown_to_requester");
-      },
-      requesterLost: (link) => {
-        this.#log.warn(
-          {
-            requesterNodeId: link.requesterNodeId,
-            heartbeatSubject: link.heartbeatSubject,
-            streams: link.streams.size,
-          },
-          "requester lost: releasing its streams",
-        );
-        for (const stream of [...link.streams.values()]) this.#end(stream, "requester_lost");
-      },
-    };
-  }
-
   // ---- reconnects -----------------------------------------------------------------------
 
   /**
@@ -491,32 +363,15 @@ export class LogStreamServer {
    * with heartbeats still listing it). End every accepted stream with a retryable SEQUENCE_GAP
    * error frame: a requester resumes from its last seq; none of our state is trusted further.
    */
-  #watchReconnects(): void {
-    const nc = this.#connection as Partial<Pick<NatsConnection, "status">>;
-    if (typeof nc.status !== "function") return;
-    const status = nc.status.call(this.#connection) as StatusIterable;
-    this.#status = status;
-    void (async () => {
-      try {
-        for await (const event of status) {
-          if (this.#state !== "running") break;
-          if (event.type === "reconnect") this.#onReconnect();
-        }
-      } catch (error) {
-        this.#log.warn({ err: error }, "connection status watch failed");
-      }
-    })();
-  }
-
   #onReconnect(): void {
-    const accepted = [...this.#streams.values()].filter((s) => s.accepted);
+    const accepted = this.#registry.streams().filter((s) => s.accepted);
     this.#log.warn(
       { streams: accepted.length },
       "NATS connection re-established: ending accepted streams for their requesters to resume",
     );
     for (const stream of accepted) {
       this.#end(stream, "error", (n) =>
-        this.#errorFrame(
+        errorFrame(
           stream.streamId,
           "SEQUENCE_GAP",
           "the compute node's NATS connection was re-established: frames or credit may have been lost",
@@ -531,15 +386,7 @@ export class LogStreamServer {
   #finish(stream: ServedStream): void {
     const reader = stream.reader!;
     // Only accepted streams finish, so n is always defined here.
-    this.#end(stream, "completed", (n) =>
-      encode({
-        type: MessageType.End,
-        streamId: stream.streamId,
-        n: n ?? 1,
-        lastSeq: reader.position,
-        exitCode: reader.exitCode,
-      }),
-    );
+    this.#end(stream, "completed", (n) => endFrame(stream.streamId, n ?? 1, reader));
   }
 
   #fail(stream: ServedStream, error: unknown): void {
@@ -551,7 +398,7 @@ export class LogStreamServer {
     this.#end(
       stream,
       "error",
-      (n) => this.#errorFrame(stream.streamId, code, messageOf(error), n),
+      (n) => errorFrame(stream.streamId, code, messageOf(error), n),
       error,
     );
   }
@@ -566,10 +413,8 @@ export class LogStreamServer {
     finalFrame?: (n: number | undefined) => Uint8Array,
     error?: unknown,
   ): void {
-    if (stream.ended) return;
-    stream.ended = true;
-    this.#unregister(stream);
-    stream.controller.abort();
+    if (!stream.end()) return;
+    this.#registry.unregister(stream);
     this.#counters.streamsEnded[cause]++;
     this.#log.info(
       {
@@ -584,40 +429,10 @@ export class LogStreamServer {
     );
     if (!finalFrame) return;
     try {
-      this.#publish(stream.inbox, finalFrame(stream.accepted ? stream.lastN + 1 : undefined));
-      if (stream.accepted) stream.lastN++;
+      stream.sendFinal(this.#streamHost, finalFrame);
     } catch (err) {
       this.#log.warn({ err, streamId: stream.streamId }, "could not send the final frame");
     }
-  }
-
-  #unregister(stream: ServedStream): void {
-    if (this.#streams.get(stream.key) !== stream) return;
-    this.#streams.delete(stream.key);
-    const count = (this.#perRequester.get(stream.requesterNodeId) ?? 1) - 1;
-    if (count > 0) this.#perRequester.set(stream.requesterNodeId, count);
-    else this.#perRequester.delete(stream.requesterNodeId);
-    if (!stream.accepted) return;
-    const key = `${stream.requesterNodeId} ${stream.request.heartbeatSubject}`;
-    const link = this.#links.get(key);
-    if (link?.streams.get(stream.streamId) === stream && link.remove(stream))
-      this.#links.delete(key);
-  }
-
-  #errorFrame(
-    streamId: string,
-    code: ErrorCode,
-    message: string,
-    n: number | undefined,
-  ): Uint8Array {
-    return encode({
-      type: MessageType.Error,
-      streamId,
-      ...(n === undefined ? {} : { n }),
-      code,
-      message: message.slice(0, MAX_ERROR_MESSAGE),
-      retryable: ERROR_CODES[code].retryable,
-    });
   }
 
   #publish(subject: string, data: Uint8Array): void {
@@ -625,33 +440,4 @@ export class LogStreamServer {
     this.#counters.framesSent++;
     this.#counters.bytesSent += data.byteLength;
   }
-}
-
-/** The part of a nats.js status iterator the server uses. */
-interface StatusIterable extends AsyncIterable<{ type: string }> {
-  stop?: () => void;
-}
-
-/** Accepted's fields after computeNodeId, in the order PROTOCOL.md and the fixtures write them. */
-function orderedAccepted(
-  retention: { afterSeq: number; firstSeq?: number; notices?: string[] },
-  lastSeq: number,
-  maxFrameBytes: number,
-): {
-  afterSeq: number;
-  lastSeq: number;
-  maxFrameBytes: number;
-  firstSeq?: number;
-  notices?: string[];
-} {
-  const { afterSeq, ...rest } = retention;
-  return { afterSeq, lastSeq, maxFrameBytes, ...rest };
-}
-
-function streamKey(requesterNodeId: string, streamId: string): string {
-  return `${requesterNodeId}/${streamId}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

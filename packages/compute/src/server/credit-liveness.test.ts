@@ -115,10 +115,7 @@ async function run(c: Case): Promise<{ completed: boolean; requester: SpecReques
     heartbeatIntervalMs: 5000,
     window: c.window,
   };
-  const stream = new ServedStream("k", request, `_TW.requester-1.s.${STREAM_ID}`);
-  stream.maxFrameBytes = maxFrameBytesFor(c.window, DEFAULT_MAX_FRAME, MAX_PAYLOAD);
-  stream.reader = new BatchReader(c.batches);
-  stream.lastN = 0; // as after Accepted
+  const stream = new ServedStream(request, `_TW.requester-1.s.${STREAM_ID}`);
   const requester = new SpecRequester(c.window, c.threshold, (bytes) =>
     // Control messages travel asynchronously: grant on a later turn, as the wire would.
     setImmediate(() => stream.credit.grant(bytes)),
@@ -133,6 +130,13 @@ async function run(c: Case): Promise<{ completed: boolean; requester: SpecReques
       throw error;
     },
   };
+  // The Accepted frame (frame 0) goes nowhere: this requester needs only the data frames.
+  stream.accept(
+    new BatchReader(c.batches),
+    maxFrameBytesFor(c.window, DEFAULT_MAX_FRAME, MAX_PAYLOAD),
+    "compute-1",
+    { ...host, publish: () => {} },
+  );
   const pump = stream.pump(host, 0);
   // A stall is a pump waiting for credit that will never come: bounded wait, then give up.
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, 2_000));

@@ -64,7 +64,8 @@ describe("FrameBatcher", () => {
     }
     list.push(...frames(batcher, list.length + 1));
     for (const f of list) expect(f.bytes).toBeLessThanOrEqual(4096);
-    // Dense: escapes make the first frame overflow and be re-packed; then frames are > 90% full.
+    // Dense: multi-byte characters make the first frame overflow and be re-packed; then frames are
+    // > 90% full.
     const full = list.slice(0, -1).filter((f) => f.bytes > 4096 * 0.9);
     expect(full.length).toBeGreaterThanOrEqual(list.length - 3);
     expect(rejoin(list)).toEqual(input);
@@ -90,10 +91,9 @@ describe("FrameBatcher", () => {
       expect(f.bytes, `frame ${i}`).toBeLessThanOrEqual(4096);
     }
     // Both forms occur. Frames in the firstSeq form are more than 70 % full (counting 14 seq
-    // bytes per entry there would leave them about a third full; the rest of the gap is the
-    // line's quotes, counted but not sent in the body form, which these 5-byte lines make a large
-    // share), but for the last and, at most, one per gap in seq: a frame that cannot take the seq
-    // column a gap brings in is sealed as it is.
+    // bytes per entry there would leave them about a third full), but for the last and, at most,
+    // one per gap in seq: a frame that cannot take the seq column a gap brings in is sealed as it
+    // is.
     const gaps = 5;
     expect(new Set(sent.map((f) => f.consecutive))).toEqual(new Set([true, false]));
     const underFull = sent.filter((f) => f.consecutive && f.bytes <= 4096 * 0.7);

@@ -1,6 +1,15 @@
+// Packs a stream's entries into data frames no larger than a limit (FrameBatcher): which entries
+// go in which frame, where a long line is split, and when a frame is re-packed. What each part of
+// a frame takes on the wire is protocol's frame-size model (`@tailwire/protocol/internal`).
 import { encodeDataFrame, type LogEntry } from "@tailwire/protocol";
-import { dataFrameEnvelopeBytes, timeDeltaChars } from "@tailwire/protocol/internal";
-import { fitPrefix } from "./json-size.js";
+import {
+  BODY_LAYOUT,
+  type DataFrameLayout,
+  LINE_COLUMN_LAYOUT,
+  MAX_ENTRY_OVERHEAD_BYTES,
+  seqBytes,
+  timeDeltaChars,
+} from "@tailwire/protocol/internal";
 
 /** Entries of one data frame, the bytes counted for them, and whether its last line continues. */
 export interface PendingFrame {
@@ -16,7 +25,7 @@ export interface PendingFrame {
   /** The last entry's time: the next entry's time travels as the difference. */
   lastTime: number;
   partial: boolean;
-  /** Whether `bytes` counted the lines' exact JSON (a re-packed frame) or their length. */
+  /** Whether `bytes` counted the lines' exact line-column bytes (a re-packed frame) or their length. */
   exact: boolean;
 }
 
@@ -24,30 +33,18 @@ export interface PendingFrame {
 const countedBytes = (frame: PendingFrame): number =>
   frame.consecutive ? frame.bytes : frame.bytes + frame.seqBytes;
 
-/** Decimal digits of an integer (with its sign), without building its string. */
-function digits(value: number): number {
-  if (value < 0) return 1 + digits(-value);
-  if (value < 1e4) return value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : 4;
-  if (value < 1e8) return value < 1e5 ? 5 : value < 1e6 ? 6 : value < 1e7 ? 7 : 8;
-  let d = 9;
-  for (let v = value; v >= 1e9; v = Math.floor(v / 10)) d++;
-  return d;
-}
-
 /**
- * What an entry adds to a frame besides its line's characters and its seq: its time delta's
- * characters, the stream character, the line's quotes and a comma.
+ * What an entry adds to a frame besides its line's content and its seq: its time delta's
+ * characters and the layout's per-entry bytes (`entryBytes`, passed in: it is read once per frame
+ * in the hot loops).
  */
-const entryOverhead = (entry: LogEntry, previousTime: number): number =>
-  timeDeltaChars(entry.time - previousTime) + 4;
-
-/** What an entry's seq adds to the seq column, with its comma. */
-const seqOverhead = (entry: LogEntry): number => digits(entry.seq) + 1;
+const entryOverhead = (entry: LogEntry, previousTime: number, entryBytes: number): number =>
+  timeDeltaChars(entry.time - previousTime) + entryBytes;
 
 /** What these entries' seqs take as a column: counted only when a frame comes to need it. */
 function seqColumnBytes(entries: readonly LogEntry[]): number {
   let bytes = 0;
-  for (const entry of entries) bytes += seqOverhead(entry);
+  for (const entry of entries) bytes += seqBytes(entry.seq);
   return bytes;
 }
 
@@ -58,41 +55,38 @@ function seqColumnBytes(entries: readonly LogEntry[]): number {
  */
 function addedSeqBytes(frame: PendingFrame, entry: LogEntry): number {
   if (frame.entries.length === 0) return 0;
-  if (!frame.consecutive) return seqOverhead(entry);
-  return entry.seq === frame.nextSeq ? 0 : seqColumnBytes(frame.entries) + seqOverhead(entry);
+  if (!frame.consecutive) return seqBytes(entry.seq);
+  return entry.seq === frame.nextSeq ? 0 : seqColumnBytes(frame.entries) + seqBytes(entry.seq);
 }
 
-/** Appends an entry whose bytes (`bytes`, and `seqBytes` from addedSeqBytes) were counted. */
-function append(frame: PendingFrame, entry: LogEntry, bytes: number, seqBytes: number): void {
+/** Appends an entry whose bytes (`bytes`, and `addedSeq` from addedSeqBytes) were counted. */
+function append(frame: PendingFrame, entry: LogEntry, bytes: number, addedSeq: number): void {
   frame.entries.push(entry);
   frame.bytes += bytes;
   frame.nextSeq = entry.seq + 1;
   frame.lastTime = entry.time;
-  if (seqBytes > 0) {
-    frame.seqBytes += seqBytes;
+  if (addedSeq > 0) {
+    frame.seqBytes += addedSeq;
     frame.consecutive = false;
   }
 }
 
-/** A line's bytes as a JSON string, without its quotes: exact, for re-packing a frame. */
-const exactLineBytes = (line: string): number => Buffer.byteLength(JSON.stringify(line)) - 2;
-
 /** Do not start a long line's first part in a frame with less room than this: seal it instead. */
 const MIN_PART_BYTES = 256;
-/** The most an entry adds besides its line: the widest seq (16 digits and a comma) and time delta (11 characters), its stream character, quotes and comma, rounded up. */
-const MAX_ENTRY_OVERHEAD = 40;
 /** A part carries at least this many bytes of its line (a code point escaped as JSON takes up to 12). */
 const MIN_PART_FLOOR = 16;
 
 /**
  * Packs entries into data frames of at most `maxFrameBytes` bytes.
  *
- * Sizing counts a line as its UTF-16 length (a lower bound of its JSON bytes, exact for ASCII
- * text without escapes), because measuring each line's JSON costs as much as encoding the whole
- * frame. The frame is then encoded once; if escapes or multi-byte characters made it larger than
- * the limit, it is re-packed with exact sizes (rare, and still correct). A line too long for the
- * room left is split: its first part ends the frame being filled (`partial: true`), the rest
- * opens the next one(s).
+ * Sizing counts in the body layout the encoder writes on its usual path, and a line as its UTF-16
+ * length (a lower bound of its bytes in either layout, exact for ASCII), because measuring each
+ * line's bytes costs as much as encoding the whole frame. The frame is then encoded once; if
+ * multi-byte characters (or a line holding a newline, which makes the encoder use the line-column
+ * layout) made it larger than the limit, it is re-packed counting each line's exact bytes in the
+ * line-column layout, which bounds both (rare, and still correct). A line too long for the room
+ * left is split: its first part ends the frame being filled (`partial: true`), the rest opens the
+ * next one(s).
  */
 export class FrameBatcher {
   /** Frames that are complete and ready to send, oldest first. */
@@ -102,8 +96,15 @@ export class FrameBatcher {
   readonly #maxFrameBytes: number;
   /** Bytes available for entries in one frame. */
   readonly #room: number;
-  /** Count lines' exact JSON bytes instead of their length (used to re-pack a frame). */
+  /**
+   * Count lines' exact bytes in the line-column layout instead of their length in the body layout
+   * (used to re-pack a frame).
+   */
   readonly #exact: boolean;
+  /** The layout counted in: the body layout, or the line-column layout when exact. */
+  readonly #layout: DataFrameLayout;
+  /** The layout's `entryBytes`. */
+  readonly #entryBytes: number;
   /**
    * How much larger than counted the last frame came out (escapes, multi-byte characters): the
    * room is shrunk by it, so a stream of, say, JSON log lines stops overflowing after one frame.
@@ -121,11 +122,16 @@ export class FrameBatcher {
     this.#streamId = streamId;
     this.#maxFrameBytes = maxFrameBytes;
     this.#exact = exact;
+    this.#layout = exact ? LINE_COLUMN_LAYOUT : BODY_LAYOUT;
+    this.#entryBytes = this.#layout.entryBytes;
     this.#pending = this.#emptyFrame();
-    this.#room = maxFrameBytes - dataFrameEnvelopeBytes(streamId);
+    this.#room = maxFrameBytes - this.#layout.envelopeBytes(streamId);
     this.#limit = this.#room;
-    this.#minPart = Math.min(MIN_PART_BYTES, this.#room - MAX_ENTRY_OVERHEAD);
-    if (this.#minPart < MIN_PART_FLOOR) {
+    this.#minPart = Math.min(MIN_PART_BYTES, this.#room - MAX_ENTRY_OVERHEAD_BYTES);
+    // Judged by the line-column layout's room (the smaller) whatever this batcher counts in: a
+    // frame that has to be re-packed must be able to hold a part too.
+    const lineColumnRoom = maxFrameBytes - LINE_COLUMN_LAYOUT.envelopeBytes(streamId);
+    if (Math.min(MIN_PART_BYTES, lineColumnRoom - MAX_ENTRY_OVERHEAD_BYTES) < MIN_PART_FLOOR) {
       throw new RangeError(`maxFrameBytes ${maxFrameBytes} is too small for a data frame`);
     }
   }
@@ -140,28 +146,29 @@ export class FrameBatcher {
       this.#open(entry);
       return;
     }
-    // The per-line hot path: plain arithmetic on the pending frame (it ran once per line through
-    // getters and helpers that re-read the frame, at 52 ns per entry against 32 now).
+    // The per-line hot path: plain arithmetic on the pending frame (getters and helpers that
+    // re-read the frame cost measurably more per line; BENCHMARKS.md has the figures).
     const line = entry.line;
     const bytes =
-      entryOverhead(entry, pending.lastTime) + (this.#exact ? exactLineBytes(line) : line.length);
-    const seqBytes = addedSeqBytes(pending, entry);
-    if (countedBytes(pending) + bytes + seqBytes > this.#limit) {
-      if (bytes + seqOverhead(entry) > this.#room) this.#addSplit(entry);
+      entryOverhead(entry, pending.lastTime, this.#entryBytes) +
+      (this.#exact ? this.#layout.lineBytes(line) : line.length);
+    const addedSeq = addedSeqBytes(pending, entry);
+    if (countedBytes(pending) + bytes + addedSeq > this.#limit) {
+      if (bytes + seqBytes(entry.seq) > this.#room) this.#addSplit(entry);
       else {
         this.seal();
         this.#open(entry);
       }
       return;
     }
-    append(pending, entry, bytes, seqBytes);
+    append(pending, entry, bytes, addedSeq);
   }
 
   /**
    * Adds a reader's batch; the same frames as `add` for each entry. The common run (consecutive
    * seqs that fit the frame being filled) is counted in one loop and appended in one go: add()
-   * per entry re-reads the frame each time (38 ns per entry against 26 here, in isolation; most
-   * of what is left is the first touch of each entry and its line in memory).
+   * per entry re-reads the frame each time, which costs about half as much again per entry
+   * (BENCHMARKS.md); most of what is left is the first touch of each entry and its line in memory.
    */
   addAll(entries: readonly LogEntry[]): void {
     const count = entries.length;
@@ -170,6 +177,7 @@ export class FrameBatcher {
       const pending = this.#pending;
       if (pending.entries.length > 0 && pending.consecutive && !this.#exact) {
         const limit = this.#limit;
+        const entryBytes = this.#entryBytes;
         let bytes = pending.bytes;
         let nextSeq = pending.nextSeq;
         let lastTime = pending.lastTime;
@@ -177,7 +185,7 @@ export class FrameBatcher {
         for (; end < count; end++) {
           const entry = entries[end] as LogEntry;
           if (entry.seq !== nextSeq) break;
-          const added = entryOverhead(entry, lastTime) + entry.line.length;
+          const added = entryOverhead(entry, lastTime, entryBytes) + entry.line.length;
           if (bytes + added > limit) break;
           bytes += added;
           nextSeq++;
@@ -249,8 +257,9 @@ export class FrameBatcher {
     const line = entry.line;
     // The first entry's time is the frame's timeBase: its delta is 0.
     const bytes =
-      entryOverhead(entry, entry.time) + (this.#exact ? exactLineBytes(line) : line.length);
-    if (bytes + seqOverhead(entry) > this.#room) {
+      entryOverhead(entry, entry.time, this.#entryBytes) +
+      (this.#exact ? this.#layout.lineBytes(line) : line.length);
+    if (bytes + seqBytes(entry.seq) > this.#room) {
       this.#addSplit(entry);
       return;
     }
@@ -267,24 +276,28 @@ export class FrameBatcher {
     const line = entry.line;
     let start = 0;
     for (;;) {
-      const overhead = entryOverhead(entry, this.hasPending ? this.#pending.lastTime : entry.time);
+      const overhead = entryOverhead(
+        entry,
+        this.hasPending ? this.#pending.lastTime : entry.time,
+        this.#entryBytes,
+      );
       // Content budget in the frame being filled: room minus the entry's overhead, counting the
       // seq column as sent (a part may break the run of consecutive seqs; splits are rare).
       const budget =
         this.#room -
         this.#pending.bytes -
         seqColumnBytes(this.#pending.entries) -
-        seqOverhead(entry) -
+        seqBytes(entry.seq) -
         overhead;
       if (budget < this.#minPart) {
         this.seal();
         continue;
       }
-      const end = fitPrefix(line, start, budget);
+      const end = this.#layout.fitLine(line, start, budget);
       const piece = line.slice(start, end);
       this.#push(
         { seq: entry.seq, stream: entry.stream, time: entry.time, line: piece },
-        overhead + Buffer.byteLength(JSON.stringify(piece)) - 2,
+        overhead + this.#layout.lineBytes(piece),
       );
       if (end >= line.length) return;
       this.#pending.partial = true;

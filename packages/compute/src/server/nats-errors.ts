@@ -1,3 +1,4 @@
+// Classifies why a NATS request (a heartbeat) failed: timeout, no responders, other.
 import { RequestError, TimeoutError } from "@nats-io/nats-core";
 
 export type RequestFailure = "timeout" | "no_responders" | "error";

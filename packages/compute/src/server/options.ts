@@ -1,3 +1,4 @@
+// The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LIMITS, type Logger } from "@tailwire/protocol";
 import type { LogSource } from "../log-source.js";
@@ -45,6 +46,23 @@ export interface LogStreamServerOptions {
   };
 }
 
+/**
+ * The server's defaults, in the shape of its options: what a field left out means. Exported so
+ * that a caller can derive its own value (say, twice the default) without copying a number.
+ */
+export const DEFAULTS = {
+  limits: {
+    maxStreams: 10_000,
+    maxStreamsPerRequester: 1_000,
+    maxTailLines: 1_000_000,
+    maxRequestsPerSecondPerRequester: 200,
+    maxRequestsPerSecond: 1_000,
+  },
+  heartbeat: { timeoutMs: 2_000, maxMissed: 2 },
+  locate: { maxLookupsPerSecond: 1_000 },
+  batching: { maxFrameBytes: 64 * 1024, lingerMs: 2 },
+} as const;
+
 export interface ResolvedOptions {
   maxStreams: number;
   maxStreamsPerRequester: number;
@@ -67,30 +85,46 @@ function int(value: number | undefined, fallback: number, min: number, name: str
 
 export function resolveOptions(options: LogStreamServerOptions, silent: Logger): ResolvedOptions {
   const limits = options.limits ?? {};
+  const d = DEFAULTS;
   return {
-    maxStreams: int(limits.maxStreams, 10_000, 1, "limits.maxStreams"),
+    maxStreams: int(limits.maxStreams, d.limits.maxStreams, 1, "limits.maxStreams"),
     // A heartbeat lists every stream of a requester in one message: the schema caps that list.
     maxStreamsPerRequester: Math.min(
-      int(limits.maxStreamsPerRequester, 1_000, 1, "limits.maxStreamsPerRequester"),
+      int(
+        limits.maxStreamsPerRequester,
+        d.limits.maxStreamsPerRequester,
+        1,
+        "limits.maxStreamsPerRequester",
+      ),
       LIMITS.maxIdsPerMessage,
     ),
-    maxTailLines: int(limits.maxTailLines, 1_000_000, 0, "limits.maxTailLines"),
+    maxTailLines: int(limits.maxTailLines, d.limits.maxTailLines, 0, "limits.maxTailLines"),
     maxRequestsPerSecondPerRequester: int(
       limits.maxRequestsPerSecondPerRequester,
-      200,
+      d.limits.maxRequestsPerSecondPerRequester,
       1,
       "limits.maxRequestsPerSecondPerRequester",
     ),
-    maxRequestsPerSecond: int(limits.maxRequestsPerSecond, 1_000, 1, "limits.maxRequestsPerSecond"),
-    heartbeatTimeoutMs: int(options.heartbeat?.timeoutMs, 2000, 1, "heartbeat.timeoutMs"),
-    maxMissed: int(options.heartbeat?.maxMissed, 2, 1, "heartbeat.maxMissed"),
+    maxRequestsPerSecond: int(
+      limits.maxRequestsPerSecond,
+      d.limits.maxRequestsPerSecond,
+      1,
+      "limits.maxRequestsPerSecond",
+    ),
+    heartbeatTimeoutMs: int(
+      options.heartbeat?.timeoutMs,
+      d.heartbeat.timeoutMs,
+      1,
+      "heartbeat.timeoutMs",
+    ),
+    maxMissed: int(options.heartbeat?.maxMissed, d.heartbeat.maxMissed, 1, "heartbeat.maxMissed"),
     maxFrameBytes: int(
       options.batching?.maxFrameBytes,
-      64 * 1024,
+      d.batching.maxFrameBytes,
       LIMITS.minWindowBytes,
       "batching.maxFrameBytes",
     ),
-    lingerMs: int(options.batching?.lingerMs, 2, 0, "batching.lingerMs"),
+    lingerMs: int(options.batching?.lingerMs, d.batching.lingerMs, 0, "batching.lingerMs"),
     logger: options.logger ?? silent,
   };
 }

@@ -1,3 +1,4 @@
+// One requester's heartbeat loop (RequesterLink), alive while it has accepted streams.
 import {
   decodeHeartbeatResponse,
   effectiveHeartbeatTimeoutMs,

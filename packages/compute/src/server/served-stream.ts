@@ -1,3 +1,5 @@
+// One served stream (ServedStream): its state from registration to end, and the pump that sends
+// its data frames under flow control.
 import { encode, type LogRequest, MessageType } from "@tailwire/protocol";
 import {
   isRemovedLines,
@@ -7,6 +9,7 @@ import {
 } from "../log-source.js";
 import { CreditGate } from "./credit-gate.js";
 import { FrameBatcher } from "./frame-batcher.js";
+import { acceptedFrame } from "./frames.js";
 import {
   acceptedRetentionFields,
   noticeForOldRequester,
@@ -47,29 +50,53 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 const YIELD_EVERY_MS = 4;
 
 /**
- * One accepted stream: reads its LogReader and publishes data frames under flow control. It
- * never publishes after its signal aborted; whoever aborts it owns the final frame (if any).
+ * One stream of one request, from its registration to its end: its state (accepted, ended, the
+ * last frame number, its reader and frame limit) is written here only. Once accepted it reads its
+ * LogReader and publishes data frames under flow control. It never publishes after its signal
+ * aborted; whoever ends it sends the final frame (if any) through `sendFinal`.
  */
 export class ServedStream {
-  readonly key: string;
   readonly request: LogRequest;
   readonly inbox: string;
   readonly controller = new AbortController();
+  readonly credit: CreditGate;
   /** Frame number of the last frame sent (Accepted is 0). */
-  lastN = -1;
-  accepted = false;
-  ended = false;
-  reader: LogReader | undefined;
-  credit: CreditGate;
-  maxFrameBytes = 0;
-  /** The afterSeq the Accepted frame stated (see retention()). */
-  acceptedAfterSeq = 0;
+  #lastN = -1;
+  #accepted = false;
+  #ended = false;
+  #reader: LogReader | undefined;
+  #maxFrameBytes = 0;
+  /** The afterSeq the Accepted frame stated. */
+  #acceptedAfterSeq = 0;
 
-  constructor(key: string, request: LogRequest, inbox: string) {
-    this.key = key;
+  constructor(request: LogRequest, inbox: string) {
     this.request = request;
     this.inbox = inbox;
     this.credit = new CreditGate(request.window);
+  }
+
+  /** Frame number of the last frame sent (Accepted is 0; -1 before it). */
+  get lastN(): number {
+    return this.#lastN;
+  }
+
+  /** Whether the Accepted frame went out: then every later frame has a number. */
+  get accepted(): boolean {
+    return this.#accepted;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The log source's read, once it opened. */
+  get reader(): LogReader | undefined {
+    return this.#reader;
+  }
+
+  /** The largest data frame this stream sends (stated in its Accepted frame). */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
   }
 
   get streamId(): string {
@@ -84,16 +111,43 @@ export class ServedStream {
     return this.controller.signal;
   }
 
-  /** The Accepted frame's afterSeq and retention fields for this stream's requester. */
-  retention(reader: LogReader): ReturnType<typeof acceptedRetentionFields> {
-    const fields = acceptedRetentionFields(this.request, reader);
-    this.acceptedAfterSeq = fields.afterSeq;
-    return fields;
+  /**
+   * The read opened: sends the Accepted frame (frame 0) for it and takes the read over. Throws
+   * when the frame could not be published; the stream then is not accepted.
+   */
+  accept(reader: LogReader, maxFrameBytes: number, computeNodeId: string, host: StreamHost): void {
+    this.#reader = reader;
+    this.#maxFrameBytes = maxFrameBytes;
+    const retention = acceptedRetentionFields(this.request, reader);
+    this.#acceptedAfterSeq = retention.afterSeq;
+    host.publish(
+      this.inbox,
+      acceptedFrame(this.streamId, computeNodeId, retention, reader.lastSeqAtOpen, maxFrameBytes),
+    );
+    this.#lastN = 0;
+    this.#accepted = true;
+  }
+
+  /** Marks the stream ended and stops its work; false when it had ended already. */
+  end(): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.controller.abort();
+    return true;
+  }
+
+  /**
+   * Publishes the stream's final frame (End, Error), numbered after the last one when the stream
+   * was accepted (`n` undefined when it was not). Throws when the frame could not be published.
+   */
+  sendFinal(host: StreamHost, frame: (n: number | undefined) => Uint8Array): void {
+    host.publish(this.inbox, frame(this.#accepted ? this.#lastN + 1 : undefined));
+    if (this.#accepted) this.#lastN++;
   }
 
   /** Runs until the read ends, fails or the stream is stopped; always releases the reader. */
   async pump(host: StreamHost, lingerMs: number): Promise<void> {
-    const reader = this.reader!;
+    const reader = this.#reader!;
     try {
       const completed = await this.#pumpEntries(host, reader, lingerMs);
       if (completed && !this.signal.aborted) host.finished(this);
@@ -106,7 +160,7 @@ export class ServedStream {
 
   async #pumpEntries(host: StreamHost, reader: LogReader, lingerMs: number): Promise<boolean> {
     const signal = this.signal;
-    const batcher = new FrameBatcher(this.streamId, this.maxFrameBytes);
+    const batcher = new FrameBatcher(this.streamId, this.#maxFrameBytes);
     const iterator = reader[Symbol.asyncIterator]();
     let lastYield = performance.now();
     let lingerUntil = 0;
@@ -169,11 +223,11 @@ export class ServedStream {
     notice: RemovedLines,
   ): Promise<boolean> {
     if (!wantsRemovedNotices(this.request)) {
-      if (notice.toSeq <= this.acceptedAfterSeq) return true; // covered by its Accepted
+      if (notice.toSeq <= this.#acceptedAfterSeq) return true; // covered by its Accepted
       // Everything before the gap goes out first, then the stream fails explicitly.
       batcher.seal();
       if (!(await this.#sendReady(host, batcher))) return false;
-      noticeForOldRequester(notice, this.acceptedAfterSeq);
+      noticeForOldRequester(notice, this.#acceptedAfterSeq);
       return true;
     }
     batcher.seal();
@@ -181,13 +235,13 @@ export class ServedStream {
     const data = encode({
       type: MessageType.Notice,
       streamId: this.streamId,
-      n: this.lastN + 1,
+      n: this.#lastN + 1,
       notice: "removed",
       reason: notice.reason,
       fromSeq: notice.fromSeq,
       toSeq: notice.toSeq,
     });
-    this.lastN++;
+    this.#lastN++;
     host.publish(this.inbox, data);
     return true;
   }
@@ -196,7 +250,7 @@ export class ServedStream {
   async #sendReady(host: StreamHost, batcher: FrameBatcher): Promise<boolean> {
     const signal = this.signal;
     while (batcher.ready.length > 0) {
-      const data = batcher.encodeFirst(this.lastN + 1);
+      const data = batcher.encodeFirst(this.#lastN + 1);
       if (
         !this.credit.tryTake(data.byteLength) &&
         !(await this.credit.take(data.byteLength, signal))
@@ -204,7 +258,7 @@ export class ServedStream {
         return false;
       if (signal.aborted) return false;
       batcher.ready.shift();
-      this.lastN++;
+      this.#lastN++;
       host.publish(this.inbox, data);
     }
     return true;

@@ -1,3 +1,4 @@
+// The server's counters and the shape of its stats() snapshot.
 import { ERROR_CODE_LIST, type ErrorCode } from "@tailwire/protocol";
 import { END_CAUSES, type EndCause } from "./served-stream.js";
 

@@ -1,3 +1,4 @@
+// The checks every store makes on an append (stream name, line, time), with typed errors.
 import { BadRequestError, type LogStreamName } from "@tailwire/protocol";
 
 /**

@@ -1,18 +1,14 @@
+// An execution's exit marker, `<id>.exit`: read it (null while the execution runs) and write it
+// durably and atomically.
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-
-/** Refuses to open a symbolic link (where the platform supports it). */
-export const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
+import { isErrnoException, O_NOFOLLOW, syncDirectory } from "./file-system.js";
 
 /** What `<id>.exit` holds: `{"exitCode":0}` (null when the process was killed by a signal). */
 export interface ExitMarker {
   exitCode: number | null;
-}
-
-export function isErrnoException(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string";
 }
 
 /** The execution's exit marker, or null when it has not completed. */
@@ -80,18 +76,4 @@ export async function writeExitMarker(
     throw error;
   }
   await syncDirectory(dir);
-}
-
-/** fsyncs a directory so a rename or a new file in it is durable; a no-op where unsupported. */
-export async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, constants.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Windows cannot open or fsync a directory; nothing more can be done there.
-  }
 }

@@ -1,26 +1,26 @@
+// One read of one execution's file log (FileLogReader): the history from where the read starts
+// (file-read-start), then, for a follow, whatever is appended, across rotations and retention.
 import { type FileHandle, stat } from "node:fs/promises";
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
 import {
   type LogReader,
   type LogReadItem,
-  type ReadOptions,
+  type LogReadOptions,
   type RemovedLines,
   removedLines,
 } from "../log-source.js";
-import { isErrnoException, readExitMarker } from "./file-exit-marker.js";
+import { readExitMarker } from "./file-exit-marker.js";
 import {
-  backwardLines,
   completeLinesEnd,
-  firstEntry,
-  lastEntry,
   NEWLINE,
-  parseLine,
   parseLines,
   type ReadStats,
   readAt,
   searchFirst,
 } from "./file-lines.js";
-import { listSegments, openSegment, type Segment } from "./file-segments.js";
+import { findReadStart, lastIndexWhere, logFilesNow } from "./file-read-start.js";
+import { openSegment } from "./file-segments.js";
+import { isErrnoException } from "./file-system.js";
 import type { ChangeSubscription, DirectoryWatcher } from "./file-watch.js";
 
 /** Entries per yielded batch at most. */
@@ -36,19 +36,12 @@ export interface FileLogReaderInit {
   /** Where the execution's sealed segments live (see file-segments). */
   segDir: string;
   exitPath: string;
-  options: ReadOptions;
+  options: LogReadOptions;
   stats: ReadStats;
   watcher: DirectoryWatcher;
   pollIntervalMs: number;
   /** Called once when the reader has released everything. */
   onClosed: (reader: FileLogReader) => void;
-}
-
-/** One file of the log a read may visit: a sealed segment (by path) or the active log. */
-interface LogFile {
-  firstSeq: number;
-  /** Undefined for the active log opened with the read. */
-  path: string | undefined;
 }
 
 /**
@@ -201,68 +194,18 @@ export class FileLogReader implements LogReader {
     this.#ino = st.ino;
     const end = await completeLinesEnd(active, stats, st.size);
     this.#end = end;
-    const activeFirst = (await firstEntry(active, stats, end))?.seq;
-    // A segment that starts where the active log does is the active log itself (a rotation in
-    // progress, or one that happened after the store opened it): it is read as the active log.
-    const segments = (await listSegments(this.#init.segDir)).filter(
-      (s) => activeFirst === undefined || s.firstSeq < activeFirst,
+    const start = await findReadStart(
+      { fh: active, end, stats },
+      this.#init.segDir,
+      options,
+      this.#streams,
     );
-    const files: LogFile[] = segments.map((s) => ({ firstSeq: s.firstSeq, path: s.path }));
-    let last = await lastEntry(active, stats, end);
-    if (last === undefined && segments.length > 0) {
-      last = await this.#withFile(segments[segments.length - 1]!, (fh, e) =>
-        lastEntry(fh, stats, e),
-      );
-    }
-    this.#lastSeqAtOpen = last?.seq ?? 0;
-    files.push({ firstSeq: activeFirst ?? this.#lastSeqAtOpen + 1, path: undefined });
-    const firstHeld = files[0]!.firstSeq;
-    this.#firstSeqAtOpen = firstHeld;
-
-    const { tail, fromSeq, since } = options;
-    // Where the read starts: a file and an offset in it; the end of the active log by default.
-    let at: { file: number; offset: number } = { file: files.length - 1, offset: end };
-    let removedFrom: number | undefined;
-    if (fromSeq !== undefined) {
-      this.#afterSeq = fromSeq;
-      if (fromSeq < this.#lastSeqAtOpen) {
-        if (fromSeq + 1 < firstHeld) {
-          removedFrom = fromSeq + 1;
-          at = { file: 0, offset: 0 };
-        } else {
-          const file = lastIndexWhere(files, (f) => f.firstSeq <= fromSeq + 1);
-          at = { file, offset: await this.#search(files[file]!, (e) => e.seq > fromSeq) };
-        }
-      }
-      if (since !== undefined && at.file < files.length - 1) {
-        const bySince = await this.#searchSince(files, since);
-        if (bySince.file > at.file || (bySince.file === at.file && bySince.offset > at.offset)) {
-          at = bySince;
-          removedFrom = undefined;
-        }
-      }
-    } else if (tail === 0) {
-      this.#afterSeq = this.#lastSeqAtOpen;
-    } else if (tail !== undefined) {
-      const found = await this.#prepareTail(files, tail);
-      at = found.at;
-      if (found.count < tail && !found.stoppedBySince && firstHeld > 1) {
-        // Fewer lines than asked for: some of the removed ones would have been in the tail (all
-        // of them may have been, with a filter: which of them matched is not known any more).
-        removedFrom = this.#streams === null ? Math.max(1, this.#lastSeqAtOpen - tail + 1) : 1;
-      }
-      this.#afterSeq = found.afterSeq;
-    } else if (since !== undefined) {
-      at = await this.#searchSince(files, since);
-      if (at.file === 0 && at.offset === 0) removedFrom = 1;
-    } else {
-      at = { file: 0, offset: 0 };
-      removedFrom = 1;
-    }
-    if (removedFrom !== undefined && removedFrom < firstHeld) {
-      this.#removedAtOpen = removedLines(removedFrom, firstHeld - 1);
-      if (tail !== undefined && fromSeq === undefined) this.#afterSeq = removedFrom - 1;
-    }
+    const { files } = start;
+    let { at } = start;
+    this.#afterSeq = start.afterSeq;
+    this.#lastSeqAtOpen = start.lastSeqAtOpen;
+    this.#firstSeqAtOpen = start.firstSeqAtOpen;
+    this.#removedAtOpen = start.removedAtOpen;
     const startFile = files[at.file]!;
     if (startFile.path !== undefined) {
       const fh = await openSegment(startFile.path);
@@ -286,89 +229,6 @@ export class FileLogReader implements LogReader {
 
   /** Set when the start file vanished at open: the first step moves on to what is held. */
   #advanceNeeded = false;
-
-  /** Opens a sealed segment for one look; undefined when it is gone. */
-  async #withFile<T>(
-    segment: Segment | LogFile,
-    use: (fh: FileHandle, end: number) => Promise<T>,
-  ): Promise<T | undefined> {
-    if (segment.path === undefined) return use(this.#fh, this.#end);
-    const fh = await openSegment(segment.path);
-    if (fh === null) return undefined;
-    try {
-      const end = await completeLinesEnd(fh, this.#init.stats, (await fh.stat()).size);
-      return await use(fh, end);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** The start of the first line satisfying `pred` in a file (its end when none does). */
-  async #search(file: LogFile, pred: (e: LogEntry) => boolean): Promise<number> {
-    return (
-      (await this.#withFile(file, (fh, end) => searchFirst(fh, this.#init.stats, end, pred))) ?? 0
-    );
-  }
-
-  /** Where the first line with time >= since is: times never decrease across files either. */
-  async #searchSince(files: LogFile[], since: number): Promise<{ file: number; offset: number }> {
-    for (let i = files.length - 1; i >= 0; i--) {
-      const first = await this.#withFile(files[i]!, (fh, end) =>
-        firstEntry(fh, this.#init.stats, end),
-      );
-      if (first !== undefined && first.time < since) {
-        return { file: i, offset: await this.#search(files[i]!, (e) => e.time >= since) };
-      }
-    }
-    return { file: 0, offset: 0 };
-  }
-
-  /**
-   * Scans backwards from the end for the last `tail` matching lines, from the active log into
-   * older segments. With `since`, the scan stops at the first line older than `since`.
-   */
-  async #prepareTail(
-    files: LogFile[],
-    tail: number,
-  ): Promise<{
-    at: { file: number; offset: number };
-    count: number;
-    afterSeq: number;
-    stoppedBySince: boolean;
-  }> {
-    let count = 0;
-    let first: { file: number; start: number; seq: number } | null = null;
-    let stoppedBySince = false;
-    for (let i = files.length - 1; i >= 0 && count < tail && !stoppedBySince; i--) {
-      await this.#withFile(files[i]!, async (fh, end) => {
-        scan: for await (const lines of backwardLines(fh, this.#init.stats, end)) {
-          for (const raw of lines) {
-            const entry = parseLine(raw.text);
-            if (entry === undefined) continue;
-            if (this.#since !== undefined && entry.time < this.#since) {
-              stoppedBySince = true;
-              break scan;
-            }
-            if (this.#streams !== null && !this.#streams.has(entry.stream)) continue;
-            count++;
-            first = { file: i, start: raw.start, seq: entry.seq };
-            if (count >= tail) break scan;
-          }
-        }
-      });
-    }
-    const found = first as { file: number; start: number; seq: number } | null;
-    return {
-      at:
-        found === null
-          ? { file: files.length - 1, offset: this.#end }
-          : { file: found.file, offset: found.start },
-      count,
-      // With fewer matching lines than asked for, the read covers the whole (filtered) history.
-      afterSeq: found !== null && count >= tail ? found.seq - 1 : 0,
-      stoppedBySince,
-    };
-  }
 
   #matches(entry: LogEntry): boolean {
     if (this.#since !== undefined && entry.time < this.#since) return false;
@@ -469,19 +329,7 @@ export class FileLogReader implements LogReader {
       try {
         const st = await activeFh.stat();
         const activeEnd = await completeLinesEnd(activeFh, stats, st.size);
-        const activeFirst = (await firstEntry(activeFh, stats, activeEnd))?.seq;
-        const segments = (await listSegments(segDir)).filter(
-          (s) => activeFirst === undefined || s.firstSeq < activeFirst,
-        );
-        const files: LogFile[] = segments.map((s) => ({ firstSeq: s.firstSeq, path: s.path }));
-        // An empty active log (just rotated) starts after the newest segment's last line.
-        let activeStart = activeFirst;
-        const newest = segments[segments.length - 1];
-        if (activeStart === undefined && newest !== undefined) {
-          const last = await this.#withFile(newest, (fh, end) => lastEntry(fh, stats, end));
-          activeStart = last === undefined ? newest.firstSeq : last.seq + 1;
-        }
-        files.push({ firstSeq: activeStart ?? want, path: undefined });
+        const files = await logFilesNow({ fh: activeFh, end: activeEnd, stats }, segDir, want);
         let index = lastIndexWhere(files, (f) => f.firstSeq <= want);
         if (index < 0) index = 0;
         const file = files[index]!;
@@ -592,10 +440,4 @@ export class FileLogReader implements LogReader {
       this.#position = this.#cursor;
     }
   }
-}
-
-/** The last index whose element satisfies `pred` (elements sorted so that it holds for a prefix). */
-function lastIndexWhere<T>(items: readonly T[], pred: (item: T) => boolean): number {
-  for (let i = items.length - 1; i >= 0; i--) if (pred(items[i]!)) return i;
-  return -1;
 }

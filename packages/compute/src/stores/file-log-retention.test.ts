@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogEntry } from "@tailwire/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ReadOptions, RemovedLines } from "../log-source.js";
+import type { LogReadOptions, RemovedLines } from "../log-source.js";
 import { type ReadItem, readItems } from "../test-helpers/read-items.js";
 import { FileLogStore, type FileLogStoreOptions } from "./file-log-store.js";
 
@@ -30,7 +30,7 @@ function newStore(options: Partial<FileLogStoreOptions> = {}): FileLogStore {
   return store;
 }
 
-const opts = (options: Partial<ReadOptions> = {}): ReadOptions => ({
+const opts = (options: Partial<LogReadOptions> = {}): LogReadOptions => ({
   follow: false,
   signal: new AbortController().signal,
   ...options,

@@ -18,7 +18,7 @@ import {
   type LogStreamName,
 } from "@tailwire/protocol";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { LogReader, ReadOptions } from "../log-source.js";
+import type { LogReader, LogReadOptions } from "../log-source.js";
 import { MAX_BATCH_ENTRIES } from "./file-log-reader.js";
 import { FileLogStore } from "./file-log-store.js";
 
@@ -44,7 +44,7 @@ function newStore(pollIntervalMs = 20): FileLogStore {
   return store;
 }
 
-function opts(options: Partial<ReadOptions> = {}): ReadOptions {
+function opts(options: Partial<LogReadOptions> = {}): LogReadOptions {
   return { follow: false, signal: new AbortController().signal, ...options };
 }
 

@@ -1,3 +1,5 @@
+// The file log store (FileLogStore): executions' logs as NDJSON files in one directory, with
+// writers, readers, retention and the catalog of executions it holds.
 import { constants } from "node:fs";
 import { access, type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -15,15 +17,15 @@ import type {
   ExecutionCatalog,
   ExecutionInfo,
 } from "../execution-catalog.js";
-import type { LogReader, LogStore, ReadOptions } from "../log-source.js";
+import type { LogReader, LogReadOptions, LogStore } from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
 import { FileExecutionCatalog, readJobFile, writeJobFile } from "./file-catalog.js";
-import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
 import type { ReadStats } from "./file-lines.js";
 import { FileLogReader } from "./file-log-reader.js";
 import { FileLogWriter } from "./file-log-writer.js";
 import { segmentDirOf } from "./file-segments.js";
 import { sweepStore } from "./file-store-sweep.js";
+import { isErrnoException, O_NOFOLLOW } from "./file-system.js";
 import { DirectoryWatcher } from "./file-watch.js";
 import {
   FILE_RETENTION_DEFAULTS,
@@ -159,7 +161,7 @@ export class FileLogStore implements LogStore, ExecutionCatalog {
     return this.#paths(executionId).exit;
   }
 
-  async open(executionId: string, options: ReadOptions): Promise<LogReader> {
+  async open(executionId: string, options: LogReadOptions): Promise<LogReader> {
     this.#assertOpen();
     const paths = this.#paths(executionId);
     validateReadOptions(options);
@@ -350,7 +352,7 @@ function describeId(value: unknown): string {
   return `${JSON.stringify(shown)}${value.length > 64 ? ` (${value.length} characters)` : ""}`;
 }
 
-function validateReadOptions(options: ReadOptions): void {
+function validateReadOptions(options: LogReadOptions): void {
   const { tail, fromSeq, since, streams } = options;
   const count = (name: string, value: number | undefined) => {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {

@@ -1,7 +1,9 @@
+// Appends one execution's lines to its file log (FileLogWriter): ordered, batched writes,
+// rotation into sealed segments and the exit marker on completion.
 import { constants } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import type { LogEntry, LogStreamName } from "@tailwire/protocol";
-import { O_NOFOLLOW, readExitMarker, syncDirectory, writeExitMarker } from "./file-exit-marker.js";
+import { readExitMarker, writeExitMarker } from "./file-exit-marker.js";
 import { completeLinesEnd, firstEntry, lastEntry, type ReadStats } from "./file-lines.js";
 import {
   listSegments,
@@ -11,6 +13,7 @@ import {
   segmentDirOf,
   undoHalfRotation,
 } from "./file-segments.js";
+import { O_NOFOLLOW, syncDirectory } from "./file-system.js";
 
 /** Entries written per write call at most. */
 const MAX_WRITE_ENTRIES = 4096;

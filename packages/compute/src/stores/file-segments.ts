@@ -19,7 +19,7 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
-import { isErrnoException, O_NOFOLLOW } from "./file-exit-marker.js";
+import { isErrnoException, O_NOFOLLOW } from "./file-system.js";
 
 export interface Segment {
   /** Seq of the segment's first line. */

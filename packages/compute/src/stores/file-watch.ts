@@ -1,3 +1,5 @@
+// Wakes the file store's follows when an execution's files change: one directory watcher per
+// store, fanned out to subscriptions by execution id.
 import { type FSWatcher, watch } from "node:fs";
 
 /**

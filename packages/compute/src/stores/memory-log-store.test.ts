@@ -6,7 +6,7 @@ import {
   type LogStreamName,
 } from "@tailwire/protocol";
 import { describe, expect, it, vi } from "vitest";
-import type { LogReader, ReadOptions } from "../log-source.js";
+import type { LogReader, LogReadOptions } from "../log-source.js";
 import { MemoryLogStore } from "./memory-log-store.js";
 
 const EXEC = "exec-1";
@@ -21,7 +21,7 @@ const seqs = (batches: LogEntry[][]): number[] => batches.flat().map((e) => e.se
 
 function read(
   store: MemoryLogStore,
-  options: Partial<ReadOptions> = {},
+  options: Partial<LogReadOptions> = {},
   executionId = EXEC,
 ): Promise<LogReader> {
   return store.open(executionId, {

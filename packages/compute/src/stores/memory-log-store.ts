@@ -1,3 +1,5 @@
+// The in-memory log store (MemoryLogStore): every execution's log kept in memory, bounded per
+// execution and in total, with the catalog of executions it holds.
 import {
   BadRequestError,
   ExecutionNotFoundError,
@@ -13,16 +15,10 @@ import {
   ExecutionDirectory,
   type ExecutionInfo,
 } from "../execution-catalog.js";
-import {
-  type LogReader,
-  type LogReadItem,
-  type LogStore,
-  type ReadOptions,
-  type RemovedLines,
-  removedLines,
-} from "../log-source.js";
+import type { LogReader, LogReadOptions, LogStore } from "../log-source.js";
 import { checkAppend } from "./append-checks.js";
-import { ChangeSignal } from "./change-signal.js";
+import { ExecutionLog } from "./memory-execution-log.js";
+import { MemoryLogReader } from "./memory-log-reader.js";
 import {
   MEMORY_RETENTION_DEFAULTS,
   type RetentionLimits,
@@ -31,8 +27,7 @@ import {
   type StoreUsage,
 } from "./retention-limits.js";
 
-/** What an entry is counted as against the byte limits: its line's characters plus this. */
-export const MEMORY_ENTRY_OVERHEAD = 64;
+export { MEMORY_ENTRY_OVERHEAD } from "./memory-execution-log.js";
 
 export interface MemoryLogStoreOptions extends RetentionOptions {
   /** Entries kept per execution; older ones are dropped (sequence numbers keep counting). */
@@ -43,63 +38,6 @@ export interface MemoryLogStoreOptions extends RetentionOptions {
 
 const DEFAULT_MAX_ENTRIES = 100_000;
 const DEFAULT_MAX_BATCH = 4096;
-
-/** One execution's log: a window of consecutive sequence numbers, oldest first. */
-class ExecutionLog {
-  /** entries[head] has seq firstSeq; entries before head are dropped but not yet compacted. */
-  entries: LogEntry[] = [];
-  head = 0;
-  firstSeq = 1;
-  lastSeq = 0;
-  /** Counted bytes of the retained entries (see MEMORY_ENTRY_OVERHEAD). */
-  bytes = 0;
-  completed = false;
-  /** Date.now() at completion. */
-  completedAt = 0;
-  exitCode: number | null = null;
-  readonly changed = new ChangeSignal();
-
-  /** The retained entry with this seq, if any: O(1) because seqs are consecutive. */
-  at(seq: number): LogEntry | undefined {
-    if (seq < this.firstSeq || seq > this.lastSeq) return undefined;
-    return this.entries[this.head + (seq - this.firstSeq)];
-  }
-
-  /** The retained entries with seqs from..to (both retained), copied out in one step. */
-  range(from: number, to: number): LogEntry[] {
-    const start = this.head + (from - this.firstSeq);
-    return this.entries.slice(start, start + (to - from) + 1);
-  }
-
-  /** Appends; drops the oldest entries past `maxEntries` or `maxBytes` (the newest stays). */
-  push(entry: LogEntry, maxEntries: number, maxBytes: number): void {
-    this.entries.push(entry);
-    this.lastSeq = entry.seq;
-    this.bytes += entry.line.length + MEMORY_ENTRY_OVERHEAD;
-    while (
-      this.entries.length - this.head > 1 &&
-      (this.entries.length - this.head > maxEntries || this.bytes > maxBytes)
-    ) {
-      this.dropOldest();
-    }
-  }
-
-  /** Drops the oldest retained entry (seqs keep counting); returns its counted bytes. */
-  dropOldest(): number {
-    const dropped = this.entries[this.head]!;
-    const bytes = dropped.line.length + MEMORY_ENTRY_OVERHEAD;
-    this.entries[this.head] = undefined as unknown as LogEntry; // let the line be collected
-    this.head++;
-    this.firstSeq++;
-    this.bytes -= bytes;
-    // Compact only once half the array is dead, so dropping stays amortised O(1).
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-    return bytes;
-  }
-}
 
 /**
  * An in-memory, bounded LogStore: for tests, demos and nodes that do not need logs to survive
@@ -272,7 +210,7 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
     return this.#logs.get(executionId)?.changed.listenerCount ?? 0;
   }
 
-  async open(executionId: string, options: ReadOptions): Promise<LogReader> {
+  async open(executionId: string, options: LogReadOptions): Promise<LogReader> {
     if (!isExecutionId(executionId))
       throw new BadRequestError(`invalid execution id ${JSON.stringify(executionId)}`);
     this.#maybeSweep();
@@ -300,172 +238,4 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   if (!Number.isSafeInteger(value) || value < 1)
     throw new RangeError(`${name} must be a positive integer`);
   return value;
-}
-
-type Filter = (entry: LogEntry) => boolean;
-
-function filterOf(options: ReadOptions): Filter | undefined {
-  const { since, streams } = options;
-  const oneStream = streams && streams.length === 1 ? streams[0] : undefined;
-  if (since === undefined && oneStream === undefined) return undefined;
-  return (e) =>
-    (oneStream === undefined || e.stream === oneStream) && (since === undefined || e.time >= since);
-}
-
-/**
- * The seq the read starts after (fromSeq, else the tail computed over matching entries) and the
- * part of the range it asked for that retention had already dropped, if any.
- */
-function startAfter(
-  log: ExecutionLog,
-  options: ReadOptions,
-  filter: Filter | undefined,
-): { after: number; removedFrom: number | undefined } {
-  const held = log.firstSeq;
-  if (options.fromSeq !== undefined) {
-    const after = options.fromSeq;
-    const since = options.since;
-    const oldestMatches = since === undefined || (log.at(held)?.time ?? 0) >= since;
-    return { after, removedFrom: after + 1 < held && oldestMatches ? after + 1 : undefined };
-  }
-  if (options.tail === undefined) {
-    const since = options.since;
-    const oldestMatches = since === undefined || (log.at(held)?.time ?? 0) >= since;
-    return { after: 0, removedFrom: held > 1 && oldestMatches ? 1 : undefined };
-  }
-  if (options.tail === 0) return { after: log.lastSeq, removedFrom: undefined };
-  if (!filter) {
-    // Every retained entry matches and seqs are consecutive: the tail starts at a known seq.
-    const after = Math.max(0, log.lastSeq - options.tail);
-    return { after, removedFrom: after + 1 < held ? after + 1 : undefined };
-  }
-  // Walk back from the newest entry until `tail` matching entries are behind us.
-  let found = 0;
-  for (let seq = log.lastSeq; seq >= held; seq--) {
-    const entry = log.at(seq);
-    if (entry && filter(entry) && ++found === options.tail)
-      return { after: seq - 1, removedFrom: undefined };
-    if (entry && options.since !== undefined && entry.time < options.since) {
-      return { after: held - 1, removedFrom: undefined };
-    }
-  }
-  // Fewer matching entries than asked for: any dropped one may have matched.
-  return held > 1 ? { after: 0, removedFrom: 1 } : { after: 0, removedFrom: undefined };
-}
-
-class MemoryLogReader implements LogReader {
-  readonly afterSeq: number;
-  readonly lastSeqAtOpen: number;
-  readonly firstSeqAtOpen: number;
-  #removedAtOpen: number | undefined;
-  #position: number;
-  #closed = false;
-  readonly #log: ExecutionLog;
-  readonly #options: ReadOptions;
-  readonly #filter: Filter | undefined;
-  readonly #maxBatch: number;
-  /** Wakes a pending wait when close() is called. */
-  readonly #closeSignal = new ChangeSignal();
-
-  constructor(log: ExecutionLog, options: ReadOptions, maxBatch: number) {
-    this.#log = log;
-    this.#options = options;
-    this.#filter = filterOf(options);
-    this.#maxBatch = maxBatch;
-    this.lastSeqAtOpen = log.lastSeq;
-    this.firstSeqAtOpen = log.firstSeq;
-    const start = startAfter(log, options, this.#filter);
-    this.afterSeq = start.after;
-    this.#removedAtOpen = start.removedFrom;
-    // Without a notice for them, dropped entries are skipped silently only where the read did
-    // not ask for them (a since older than them, filtered-out lines).
-    this.#position =
-      start.removedFrom === undefined ? Math.max(start.after, log.firstSeq - 1) : start.after;
-  }
-
-  get position(): number {
-    return this.#position;
-  }
-
-  get exitCode(): number | null {
-    return this.#log.completed ? this.#log.exitCode : null;
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    this.#closeSignal.notify();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<LogReadItem> {
-    const log = this.#log;
-    const { follow, signal } = this.#options;
-    if (this.#removedAtOpen !== undefined) {
-      this.#removedAtOpen = undefined;
-      const toSeq = Math.max(this.#position, this.firstSeqAtOpen - 1);
-      if (toSeq > this.#position) yield this.#notice(toSeq);
-    }
-    while (!this.#closed && !signal.aborted) {
-      // A non-follow read ends at what existed when it was opened.
-      const end = follow ? log.lastSeq : Math.min(this.lastSeqAtOpen, log.lastSeq);
-      if (this.#position < end && this.#position + 1 < log.firstSeq) {
-        // Dropped while this read lagged behind: say exactly which, then go on with the oldest held.
-        yield this.#notice(Math.min(end, log.firstSeq - 1));
-        continue;
-      }
-      if (this.#position < end) {
-        const batch = this.#collect(end);
-        if (batch.length > 0) yield batch;
-        continue;
-      }
-      if (!follow || log.completed) return;
-      await waitForChange(log.changed, this.#closeSignal, signal);
-    }
-  }
-
-  #notice(toSeq: number): RemovedLines {
-    const notice = removedLines(this.#position + 1, toSeq);
-    this.#position = toSeq;
-    return notice;
-  }
-
-  /** Up to maxBatch matching entries after position; scanning is bounded too, so filters never stall the loop. */
-  #collect(end: number): LogEntry[] {
-    const log = this.#log;
-    const filter = this.#filter;
-    // Entries dropped while we lagged behind are skipped: the oldest retained is next.
-    let seq = Math.max(this.#position + 1, log.firstSeq);
-    if (!filter) {
-      // Every entry matches: the batch is a slice of the log (a copy in one step, not a loop).
-      const last = Math.min(end, seq + this.#maxBatch - 1);
-      this.#position = Math.max(this.#position, last);
-      return seq <= last ? log.range(seq, last) : [];
-    }
-    const batch: LogEntry[] = [];
-    const scanEnd = Math.min(end, seq + this.#maxBatch * 16 - 1);
-    for (; seq <= scanEnd && batch.length < this.#maxBatch; seq++) {
-      const entry = log.at(seq);
-      if (entry && (!filter || filter(entry))) batch.push(entry);
-    }
-    this.#position = Math.max(this.#position, Math.min(seq - 1, end));
-    return batch;
-  }
-}
-
-/** Resolves on the next change of the log, close() or abort; leaves no listener behind. */
-function waitForChange(
-  changed: ChangeSignal,
-  closed: ChangeSignal,
-  signal: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      changed.off(done);
-      closed.off(done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    changed.on(done);
-    closed.on(done);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -12,7 +12,7 @@ import {
   encodeDataFrame,
   tryDecode,
 } from "./codec.js";
-import { dataFrameEnvelopeBytes } from "./data-frame-encoder.js";
+import { LINE_COLUMN_LAYOUT } from "./data-frame-size.js";
 import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
 import { decodeTimeDeltas, deltaChars as timeDeltaChars } from "./time-deltas.js";
 
@@ -217,7 +217,9 @@ describe("encoding", () => {
         3,
       0,
     );
-    expect(frame.byteLength).toBeLessThanOrEqual(dataFrameEnvelopeBytes(streamId) + columns);
+    expect(frame.byteLength).toBeLessThanOrEqual(
+      LINE_COLUMN_LAYOUT.envelopeBytes(streamId) + columns,
+    );
   });
 
   it("sends lines as a body after the JSON, and falls back to a JSON column for a line holding a newline", () => {

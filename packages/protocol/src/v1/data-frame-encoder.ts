@@ -163,15 +163,3 @@ function encodeWithLineColumn(
       `${partial ? ',"partial":true' : ""},"line":${JSON.stringify(lines)}}`,
   );
 }
-
-/**
- * The bytes of a data frame's envelope (everything but its columns' contents) for the widest
- * frame number and time base, so a producer can size frames: per entry it adds the digits of seq
- * and a comma, the time delta's characters, the stream character, the line's JSON and a comma.
- * It counts both forms of seq, so that counting each entry's seq digits bounds either form.
- */
-export function dataFrameEnvelopeBytes(streamId: string): number {
-  const widest = Number.MAX_SAFE_INTEGER;
-  return `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${widest},"firstSeq":${widest},"seq":[],"stream":"","timeBase":${widest},"timeDelta":"","line":[],"partial":true}`
-    .length;
-}

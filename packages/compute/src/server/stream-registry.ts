@@ -1,0 +1,101 @@
+// The stream registry: every stream this node serves (opening or accepted) and the requester
+// links that heartbeat them, keyed by requester, so that limits, duplicate checks, control
+// messages and heartbeats all find the same streams, and another requester's ids find nothing.
+import type { RequesterLink } from "./requester-link.js";
+import type { ServedStream } from "./served-stream.js";
+
+/** Makes the link (heartbeat loop) of a requester, for its first accepted stream. */
+export type LinkFactory = (
+  key: string,
+  requesterNodeId: string,
+  heartbeatSubject: string,
+) => RequesterLink;
+
+export class StreamRegistry {
+  /** Every registered stream (opening or accepted), by `${requesterNodeId}/${streamId}`. */
+  readonly #streams = new Map<string, ServedStream>();
+  /** How many registered streams each requester has. */
+  readonly #perRequester = new Map<string, number>();
+  /** Requesters with accepted streams, by `${requesterNodeId} ${heartbeatSubject}`. */
+  readonly #links = new Map<string, RequesterLink>();
+  readonly #newLink: LinkFactory;
+
+  constructor(newLink: LinkFactory) {
+    this.#newLink = newLink;
+  }
+
+  /** Registered streams, all requesters together. */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /** The stream a requester knows by this id, if it is registered. */
+  find(requesterNodeId: string, streamId: string): ServedStream | undefined {
+    return this.#streams.get(streamKey(requesterNodeId, streamId));
+  }
+
+  /** Registered streams of one requester. */
+  countOf(requesterNodeId: string): number {
+    return this.#perRequester.get(requesterNodeId) ?? 0;
+  }
+
+  /** Registered streams by requester (for stats). */
+  countsByRequester(): Record<string, number> {
+    return Object.fromEntries(this.#perRequester);
+  }
+
+  /** Every registered stream, a copy (ending them while iterating is safe). */
+  streams(): ServedStream[] {
+    return [...this.#streams.values()];
+  }
+
+  /** Every requester link. */
+  links(): IterableIterator<RequesterLink> {
+    return this.#links.values();
+  }
+
+  /** Registers a stream; the caller checked (admission) that its key is free. */
+  add(stream: ServedStream): void {
+    this.#streams.set(streamKey(stream.requesterNodeId, stream.streamId), stream);
+    this.#perRequester.set(stream.requesterNodeId, this.countOf(stream.requesterNodeId) + 1);
+  }
+
+  /** An accepted stream joins its requester's link, made with the requester's first one. */
+  link(stream: ServedStream): void {
+    const key = linkKey(stream);
+    let link = this.#links.get(key);
+    if (!link) {
+      link = this.#newLink(key, stream.requesterNodeId, stream.request.heartbeatSubject);
+      this.#links.set(key, link);
+    }
+    link.add(stream);
+  }
+
+  /** Forgets a stream (and its link once that has no stream left); a no-op for a stale one. */
+  unregister(stream: ServedStream): void {
+    const key = streamKey(stream.requesterNodeId, stream.streamId);
+    if (this.#streams.get(key) !== stream) return;
+    this.#streams.delete(key);
+    const count = this.countOf(stream.requesterNodeId) - 1;
+    if (count > 0) this.#perRequester.set(stream.requesterNodeId, count);
+    else this.#perRequester.delete(stream.requesterNodeId);
+    if (!stream.accepted) return;
+    const link = this.#links.get(linkKey(stream));
+    if (link?.streams.get(stream.streamId) === stream && link.remove(stream))
+      this.#links.delete(link.key);
+  }
+
+  /** Stops every link's heartbeats and forgets the links (the server is closing). */
+  closeLinks(): void {
+    for (const link of this.#links.values()) link.close();
+    this.#links.clear();
+  }
+}
+
+function streamKey(requesterNodeId: string, streamId: string): string {
+  return `${requesterNodeId}/${streamId}`;
+}
+
+function linkKey(stream: ServedStream): string {
+  return `${stream.requesterNodeId} ${stream.request.heartbeatSubject}`;
+}
