@@ -16,6 +16,7 @@ import {
   NodeUnreachableError,
   newStreamId,
   ProtocolError,
+  ResumeExhaustedError,
   SequenceGapError,
   streamIdOfInbox,
   subjects,
@@ -42,7 +43,7 @@ import {
   type StreamLogsOptions,
 } from "./options.js";
 import { DuplicateRequesterIdError, RequesterStalledError } from "./requester-errors.js";
-import { ResumeBudget, ResumeExhaustedError } from "./resume-policy.js";
+import { ResumeBudget } from "./resume-policy.js";
 import { END_CAUSES, type EndCause, type LogStreamClientStats } from "./stats.js";
 import { TwinWatch } from "./twin-watch.js";
 
@@ -723,8 +724,7 @@ export class LogStreamClient {
         const lastSeq = stream.receivedSeq;
         final = new ResumeExhaustedError(
           `log stream of execution ${stream.executionId} from compute node ${stream.nodeId} could not be resumed (${decision.attempts} attempts in ${Math.round(decision.elapsedMs)} ms); last sequence delivered: ${lastSeq ?? "none"}; last error: ${error.code}: ${error.message}`,
-          { lastSeq, attempts: decision.attempts },
-          { cause: error },
+          { lastSeq, attempts: decision.attempts, cause: error },
         );
       }
       this.#end(stream, cause, final, { discard: false, notifyCompute });
