@@ -16,6 +16,7 @@ import {
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
+import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
 import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
@@ -63,8 +64,8 @@ export class LogStreamServer {
   readonly #links = new Map<string, RequesterLink>();
   readonly #pumps = new Set<Promise<void>>();
   #subscriptions: Subscription[] = [];
-  /** The connection's status iterator (nats.js QueuedIterator: has stop()). */
-  #status: StatusIterable | undefined;
+  /** The watch of the connection's status events (reconnects). */
+  #status: ConnectionStatusWatch | undefined;
   #state: "new" | "running" | "closing" | "closed" = "new";
   readonly #streamHost: StreamHost;
   readonly #locateOption: LogStreamServerOptions["locate"];
@@ -492,20 +493,13 @@ export class LogStreamServer {
    * error frame: a requester resumes from its last seq; none of our state is trusted further.
    */
   #watchReconnects(): void {
-    const nc = this.#connection as Partial<Pick<NatsConnection, "status">>;
-    if (typeof nc.status !== "function") return;
-    const status = nc.status.call(this.#connection) as StatusIterable;
-    this.#status = status;
-    void (async () => {
-      try {
-        for await (const event of status) {
-          if (this.#state !== "running") break;
-          if (event.type === "reconnect") this.#onReconnect();
-        }
-      } catch (error) {
-        this.#log.warn({ err: error }, "connection status watch failed");
-      }
-    })();
+    this.#status = watchConnectionStatus(this.#connection, {
+      stopped: () => this.#state !== "running",
+      onEvent: (event) => {
+        if (event.type === "reconnect") this.#onReconnect();
+      },
+      onError: (error) => this.#log.warn({ err: error }, "connection status watch failed"),
+    });
   }
 
   #onReconnect(): void {
@@ -625,11 +619,6 @@ export class LogStreamServer {
     this.#counters.framesSent++;
     this.#counters.bytesSent += data.byteLength;
   }
-}
-
-/** The part of a nats.js status iterator the server uses. */
-interface StatusIterable extends AsyncIterable<{ type: string }> {
-  stop?: () => void;
 }
 
 /** Accepted's fields after computeNodeId, in the order PROTOCOL.md and the fixtures write them. */

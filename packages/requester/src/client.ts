@@ -23,6 +23,7 @@ import {
   TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
+import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
 import { Attempt } from "./attempt.js";
 import { monotonicNow, toEpochMs } from "./clock.js";
 import { ControlPublisher } from "./control-publisher.js";
@@ -57,11 +58,6 @@ const NO_RESPONDERS = 503;
 interface BreakFlags {
   /** The compute node went silent (sweep): it may be dead. */
   silent?: boolean;
-}
-
-/** The subset of a nats.js status iterator the client uses. */
-interface StatusIterable extends AsyncIterable<{ type: string }> {
-  stop?: () => void;
 }
 
 interface EndOptions {
@@ -105,7 +101,7 @@ export class LogStreamClient {
   #closed = false;
   /** Our own connection is down: silence from compute nodes is then not their fault. */
   #disconnected = false;
-  #status: StatusIterable | undefined;
+  #status: ConnectionStatusWatch | undefined;
   readonly #counters = {
     heartbeatsAnswered: 0,
     heartbeatsRejected: 0,
@@ -870,21 +866,15 @@ export class LogStreamClient {
    * grant would stall a stream for good), so every open stream resumes from its last seq.
    */
   #watchStatus(): void {
-    const nc = this.#nc as Partial<Pick<NatsConnection, "status">>;
-    if (typeof nc.status !== "function") return;
-    const status = nc.status.call(this.#nc) as StatusIterable;
-    this.#status = status;
-    void (async () => {
-      try {
-        for await (const event of status) {
-          if (this.#closed) break;
-          if (event.type === "disconnect") this.#disconnected = true;
-          else if (event.type === "reconnect") this.#onReconnect();
-        }
-      } catch (error) {
-        this.#options.logger.warn({ err: error }, "connection status watch failed");
-      }
-    })();
+    this.#status = watchConnectionStatus(this.#nc, {
+      stopped: () => this.#closed,
+      onEvent: (event) => {
+        if (event.type === "disconnect") this.#disconnected = true;
+        else if (event.type === "reconnect") this.#onReconnect();
+      },
+      onError: (error) =>
+        this.#options.logger.warn({ err: error }, "connection status watch failed"),
+    });
   }
 
   #onReconnect(): void {

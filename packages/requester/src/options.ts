@@ -8,6 +8,7 @@ import {
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
+import { integerOption as integer } from "@tailwire/protocol/internal";
 import type { ExecutionLocator } from "./execution-locator.js";
 import {
   RESUME_DEFAULTS,
@@ -81,13 +82,6 @@ export const DEFAULTS = {
 /** 2 s, or half the interval when that is shorter (a short interval wants a short timeout). */
 export const defaultHeartbeatTimeoutMs = (intervalMs: number): number =>
   Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, Math.max(1, Math.floor(intervalMs / 2)));
-
-function integer(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
-  return value;
-}
 
 /** Checks options up front: a bad value should fail at construction, not as a rejected request. */
 export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions {
