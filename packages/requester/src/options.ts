@@ -1,3 +1,4 @@
+// The client's and streamLogs' options: their types, defaults and the checks run up front.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
@@ -197,17 +198,6 @@ export interface StreamLogsOptions {
   signal?: AbortSignal;
 }
 
-/** The read options as they go on the wire, kept per stream so a resume can re-issue them. */
-export interface ReadOptions {
-  nodeId: string;
-  executionId: string;
-  follow: boolean;
-  tail?: number;
-  since?: number;
-  streams?: LogStreamName[];
-  fromSeq?: number;
-}
-
 /** The compute node a stream names (either spelling), or undefined to locate it. */
 export function computeNodeOf(options: StreamLogsOptions): string | undefined {
   const { computeNodeId, nodeId } = options;
@@ -217,19 +207,4 @@ export function computeNodeOf(options: StreamLogsOptions): string | undefined {
     );
   }
   return computeNodeId ?? nodeId;
-}
-
-export function readOptionsOf(options: StreamLogsOptions, computeNodeId: string): ReadOptions {
-  const read: ReadOptions = {
-    nodeId: computeNodeId,
-    executionId: options.executionId,
-    follow: options.follow ?? false,
-  };
-  if (options.tail !== undefined) read.tail = options.tail;
-  if (options.since !== undefined) {
-    read.since = options.since instanceof Date ? options.since.getTime() : options.since;
-  }
-  if (options.streams !== undefined) read.streams = [...options.streams];
-  if (options.fromSeq !== undefined) read.fromSeq = options.fromSeq;
-  return read;
 }
