@@ -338,7 +338,7 @@ export class ClientStream implements LogStream {
     const buffer = this.#buffer;
     const iterator = this.#iterate(() => buffer.take());
     const next = iterator.next;
-    // The per-line step, taken up to millions of times a second: an entry that is already
+    // The per-line step, the hottest in a stream: an entry that is already
     // buffered is handed out without the general path's indirections.
     iterator.next = () => {
       if (this.#waiter === undefined) {

@@ -70,8 +70,8 @@ function checkSize(bytes: Uint8Array, maxBytes: number): void {
 
 /**
  * Strict UTF-8 decoding (invalid input is an error, not U+FFFD). Node checks validity and ASCII
- * with SIMD, and copies ASCII (most log text) straight into a one-byte string: about a third less
- * CPU than a fatal TextDecoder on a frame's body. A BOM is kept: it is part of the first line.
+ * with SIMD, and copies ASCII (most log text) straight into a one-byte string: cheaper than a
+ * fatal TextDecoder on a frame's body (measured in BENCHMARKS.md, "stream"). A BOM is kept: it is part of the first line.
  */
 function utf8(bytes: Uint8Array): string {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

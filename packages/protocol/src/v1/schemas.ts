@@ -156,8 +156,8 @@ export type AcceptedFrame = Static<typeof AcceptedFrame>;
 
 /**
  * A batch of entries, column by column: entry i is (seq[i] or firstSeq + i, stream[i], its time
- * from timeBase and timeDelta, line[i]). Columns parse about three times faster than an array
- * of objects, which is what lets a stream run at over a million lines a second. Every column
+ * from timeBase and timeDelta, line[i]). Columns parse much faster than an array of objects
+ * (one object per line was the slowest form measured; BENCHMARKS.md, "stream"). Every column
  * holds one value per entry (checked by the decoder), and seq increases strictly within a frame.
  */
 export const DataFrame = Type.Object(
