@@ -1,7 +1,8 @@
 // The requester side of ExecutionLogs/v1, wired together: the two subscriptions every stream
 // shares (frames, heartbeats), the connection watch, and the public API (streamLogs,
-// streamJobLogs, close, stats). What a frame means is the Attempt's, node liveness is
-// Liveness', and the life of each stream (resume, end, credit) is StreamLifecycle's.
+// streamJobLogs, close, stats). Frames go to the StreamInbox (what a frame means is the
+// Attempt's), node liveness is Liveness', and each stream's life (resume, end, credit) is
+// StreamLifecycle's.
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   BadRequestError,
@@ -13,11 +14,8 @@ import {
   isJobId,
   MessageType,
   newStreamId,
-  ProtocolError,
   SequenceGapError,
-  streamIdOfInbox,
   subjects,
-  type TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
 import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
@@ -29,7 +27,6 @@ import { JobLogStream, type StreamJobLogsOptions } from "./job-log-stream.js";
 import { Liveness } from "./liveness.js";
 import { LocatedLogStream } from "./located-stream.js";
 import { ClientStream, type LogStream } from "./log-stream.js";
-import { MAX_BUFFERED_NOTICES } from "./notices.js";
 import {
   computeNodeOf,
   type LogStreamClientOptions,
@@ -40,6 +37,7 @@ import {
 import { logRequestFor, streamRequestOf } from "./request.js";
 import { ResumeBudget } from "./resume-policy.js";
 import type { LogStreamClientStats } from "./stats.js";
+import { StreamInbox } from "./stream-inbox.js";
 import { StreamLifecycle } from "./stream-lifecycle.js";
 
 /**
@@ -60,13 +58,8 @@ export class LogStreamClient {
   readonly #heartbeatSub: Subscription;
   #closed = false;
   #status: ConnectionStatusWatch | undefined;
-  readonly #counters = {
-    heartbeatsAnswered: 0,
-    heartbeatsRejected: 0,
-    framesReceived: 0,
-    framesRejected: 0,
-    framesIgnored: 0,
-  };
+  readonly #inbox: StreamInbox;
+  readonly #counters = { heartbeatsAnswered: 0, heartbeatsRejected: 0 };
 
   constructor(options: LogStreamClientOptions) {
     const o = resolveOptions(options);
@@ -85,10 +78,11 @@ export class LogStreamClient {
       (breaks) => this.#streams.breakAll(breaks),
     );
     this.#streams = new StreamLifecycle(this.#nc, o, this.#control, this.#liveness);
+    this.#inbox = new StreamInbox(this.#streams, this.#liveness, o.logger);
     // One subscription for all streams and one for heartbeats, whatever the number of streams.
     // Their callbacks only decode, enqueue and wake: a slow consumer never stalls other streams.
     this.#frameSub = this.#nc.subscribe(subjects.streamInboxWildcard(o.nodeId), {
-      callback: (err, msg) => this.#guard("frame", err, msg, (m) => this.#onFrame(m)),
+      callback: (err, msg) => this.#guard("frame", err, msg, (m) => this.#inbox.receive(m)),
     });
     this.#heartbeatSub = this.#nc.subscribe(subjects.heartbeat(o.nodeId), {
       callback: (err, msg) => this.#guard("heartbeat", err, msg, (m) => this.#onHeartbeat(m)),
@@ -233,87 +227,14 @@ export class LogStreamClient {
     return {
       ...open,
       computeNodes: this.#liveness.computeNodes(),
-      ...this.#counters,
+      heartbeatsAnswered: this.#counters.heartbeatsAnswered,
+      heartbeatsRejected: this.#counters.heartbeatsRejected,
+      ...this.#inbox.stats(),
       creditsSent,
       resumeAttempts,
       resumesExhausted,
       streamsEnded,
     };
-  }
-
-  // --- frames ---
-
-  #onFrame(msg: Msg): void {
-    this.#counters.framesReceived++;
-    const stream = this.#streams.route(streamIdOfInbox(msg.subject));
-    if (!stream) {
-      // Late frames of a stream that already ended, or a stranger's: nothing to do but count.
-      this.#counters.framesIgnored++;
-      return;
-    }
-    const headers = msg.headers;
-    const received = stream.attempt.receive(headers?.code ?? 0, headers?.status, msg.data);
-    const streams = this.#streams;
-    if (received.kind === "ignored") {
-      this.#counters.framesIgnored++;
-      this.#options.logger.debug(
-        { streamId: stream.streamId, reason: received.reason },
-        "frame ignored",
-      );
-      return;
-    }
-    if (received.kind === "unreachable") {
-      streams.broken(stream, received.error, "error", false);
-      return;
-    }
-    if (received.at !== undefined) this.#liveness.heard(stream.computeNodeId, received.at);
-    switch (received.kind) {
-      case "rejected":
-        this.#reject(stream, received.error);
-        break;
-      case "gap":
-        streams.end(stream, "error", received.error, { discard: false, notifyCompute: true });
-        break;
-      case "accepted":
-        this.#liveness.accepted(stream.computeNodeId, received.at);
-        stream.markAccepted(received.frame, received.at);
-        break;
-      case "data":
-        if (received.entries.length === 0) {
-          // Only pieces of a partial line: the reader holds them, so grant the bytes back now,
-          // or a line longer than the window would stall the stream forever.
-          streams.released(stream, received.bytes);
-        } else {
-          stream.budget.progress();
-          stream.push(received.entries, received.bytes);
-        }
-        break;
-      case "notice":
-        stream.budget.progress();
-        stream.pushNotice(received.notice);
-        // Notices take no credit: a compute node may not pile up more than this unread.
-        if (stream.bufferedNotices > MAX_BUFFERED_NOTICES) {
-          this.#reject(
-            stream,
-            new ProtocolError(
-              `the compute node sent more than ${MAX_BUFFERED_NOTICES} removal notices the consumer has not taken`,
-            ),
-          );
-        }
-        break;
-      case "end":
-        stream.setExitCode(received.frame.exitCode);
-        streams.end(stream, "completed", undefined, { discard: false, notifyCompute: false });
-        break;
-      case "error":
-        streams.broken(stream, received.error, "error", false);
-        break;
-    }
-  }
-
-  #reject(stream: ClientStream, error: TailwireError): void {
-    this.#counters.framesRejected++;
-    this.#streams.broken(stream, error, "protocol_error");
   }
 
   // --- heartbeats ---
