@@ -16,6 +16,7 @@ import {
   subjects,
   TailwireError,
 } from "@tailwire/protocol";
+import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
 import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
@@ -28,7 +29,6 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./server/options.js";
-import { watchReconnects } from "./server/reconnect-watch.js";
 import { RequesterLink } from "./server/requester-link.js";
 import { type EndCause, ServedStream, type StreamHost } from "./server/served-stream.js";
 import { Counters, type LogStreamServerStats } from "./server/stats.js";
@@ -60,8 +60,8 @@ export class LogStreamServer {
   readonly #admission: Admission;
   readonly #pumps = new Set<Promise<void>>();
   #subscriptions: Subscription[] = [];
-  /** Stops the reconnect watch. */
-  #stopWatch: (() => void) | undefined;
+  /** The watch of the connection's status events (reconnects). */
+  #status: ConnectionStatusWatch | undefined;
   #state: "new" | "running" | "closing" | "closed" = "new";
   readonly #streamHost: StreamHost;
   readonly #locateOption: LogStreamServerOptions["locate"];
@@ -118,12 +118,7 @@ export class LogStreamServer {
         callback: (error, msg) => (error ? onError("control")(error) : this.#onControl(msg)),
       }),
     ];
-    this.#stopWatch = watchReconnects(
-      this.#connection,
-      () => this.#state === "running",
-      () => this.#onReconnect(),
-      this.#log,
-    );
+    this.#watchReconnects();
     const locate = this.#locateOption;
     if (locate !== false && isExecutionCatalog(this.#source)) {
       this.#locator = new LocateResponder({
@@ -151,7 +146,7 @@ export class LogStreamServer {
     for (const sub of this.#subscriptions) sub.unsubscribe();
     this.#subscriptions = [];
     await this.#locator?.close();
-    this.#stopWatch?.();
+    this.#status?.stop();
     for (const stream of this.#registry.streams()) {
       this.#end(stream, "going_away", (n) =>
         errorFrame(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
@@ -363,6 +358,16 @@ export class LogStreamServer {
    * with heartbeats still listing it). End every accepted stream with a retryable SEQUENCE_GAP
    * error frame: a requester resumes from its last seq; none of our state is trusted further.
    */
+  #watchReconnects(): void {
+    this.#status = watchConnectionStatus(this.#connection, {
+      stopped: () => this.#state !== "running",
+      onEvent: (event) => {
+        if (event.type === "reconnect") this.#onReconnect();
+      },
+      onError: (error) => this.#log.warn({ err: error }, "connection status watch failed"),
+    });
+  }
+
   #onReconnect(): void {
     const accepted = this.#registry.streams().filter((s) => s.accepted);
     this.#log.warn(

@@ -62,7 +62,7 @@ export async function main(options: FollowLogsOptions): Promise<FollowLogsResult
   try {
     for (let attempt = 0; ; attempt++) {
       const stream = client.streamLogs({
-        nodeId: options.computeNodeId,
+        computeNodeId: options.computeNodeId,
         executionId: options.executionId,
         follow: true, // until the job completes, then the stream ends with its exit code
         ...(fromSeq === undefined ? {} : { fromSeq }),

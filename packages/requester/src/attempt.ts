@@ -1,5 +1,53 @@
+// What one attempt (one request, one stream id) receives: its inbox messages judged in order
+// (no responders, NATS statuses, invalid frames, frame size, credit overrun, the resume's afterSeq)
+// and its credit: the window, the bytes received and granted, and when to grant more.
+import {
+  type AcceptedFrame,
+  decodeFrame,
+  type EndFrame,
+  LIMITS,
+  type LogEntry,
+  MessageType,
+  NodeUnreachableError,
+  ProtocolError,
+  SequenceGapError,
+  subjects,
+  TailwireError,
+  tryDecode,
+} from "@tailwire/protocol";
+import { monotonicNow } from "./clock.js";
 import { CreditMeter } from "./credit-meter.js";
 import { FrameReader } from "./frame-reader.js";
+import type { RemovedNotice } from "./notices.js";
+
+/** NATS status code of the "no responders" message the server sends on a request's reply subject. */
+const NO_RESPONDERS = 503;
+
+/**
+ * What one inbox message means for the stream. `at` (monotonic ms) is set when the message
+ * came from the compute node: it was heard, whatever the message says.
+ */
+export type Received =
+  /** Not news about this stream (a late 503, a rejection of another request): count it. */
+  | { kind: "ignored"; reason: string }
+  /** The compute node is not there (503 before acceptance): resume or end, nothing to cancel. */
+  | { kind: "unreachable"; error: TailwireError }
+  /** The frame broke the protocol: the stream breaks (PROTOCOL_ERROR or SEQUENCE_GAP). */
+  | { kind: "rejected"; error: TailwireError; at?: number }
+  /** A resume was accepted after entries it asked for were removed: resuming would leave a gap. */
+  | { kind: "gap"; error: TailwireError; at: number }
+  | { kind: "accepted"; frame: AcceptedFrame; at: number }
+  /** Complete lines only (possibly none: the frame held a piece of a partial line). */
+  | { kind: "data"; entries: LogEntry[]; bytes: number; at: number }
+  | { kind: "notice"; notice: RemovedNotice; at: number }
+  | { kind: "end"; frame: EndFrame; at: number }
+  /** An Error frame: the compute node ended the attempt itself. */
+  | { kind: "error"; error: TailwireError; at: number };
+
+export const asTailwireError = (error: unknown): TailwireError =>
+  error instanceof TailwireError
+    ? error
+    : new ProtocolError(error instanceof Error ? error.message : String(error), { cause: error });
 
 /**
  * The wire side of one request: its stream id, frame order, partial line, credit and accept
@@ -8,22 +56,21 @@ import { FrameReader } from "./frame-reader.js";
  */
 export class Attempt {
   readonly streamId: string;
-  readonly reader: FrameReader;
-  readonly credit: CreditMeter;
+  readonly computeNodeId: string;
   /** The request's window: initial credit in data-frame bytes. */
   readonly window: number;
   /** For a resumed attempt: the fromSeq asked, which the Accepted frame's afterSeq must equal. */
   readonly resumeFrom: number | undefined;
-  /** Monotonic time of acceptance; undefined while the request is pending. */
-  acceptedAt: number | undefined;
-  acceptTimer: NodeJS.Timeout | undefined;
+  readonly #reader: FrameReader;
+  readonly #credit: CreditMeter;
+  #acceptedAt: number | undefined;
+  #acceptTimer: NodeJS.Timeout | undefined;
   /** Data-frame bytes received and credit granted so far: received may never pass window + granted. */
-  receivedBytes = 0;
-  grantedBytes = 0;
+  #receivedBytes = 0;
+  #grantedBytes = 0;
   /** The largest data frame the compute node said it sends (Accepted); 0 until accepted. */
-  maxFrameBytes = 0;
-  /** No longer routed (the stream ended or moved on to another attempt): grants nothing more. */
-  detached = false;
+  #maxFrameBytes = 0;
+  #detached = false;
 
   constructor(
     streamId: string,
@@ -33,16 +80,163 @@ export class Attempt {
     resumeFrom?: number,
   ) {
     this.streamId = streamId;
+    this.computeNodeId = computeNodeId;
     this.window = window;
     this.resumeFrom = resumeFrom;
-    this.reader = new FrameReader(streamId, computeNodeId);
-    this.credit = new CreditMeter(creditBatchWindow);
+    this.#reader = new FrameReader(streamId, computeNodeId);
+    this.#credit = new CreditMeter(creditBatchWindow);
   }
 
-  clearAcceptTimer(): void {
-    if (this.acceptTimer !== undefined) {
-      clearTimeout(this.acceptTimer);
-      this.acceptTimer = undefined;
+  /**
+   * The window of a resumed attempt: buffered entries of earlier attempts still count against
+   * it, so memory stays bounded by windowBytes across attempts (their bytes are credited to the
+   * new attempt once consumed).
+   */
+  static resumeWindow(windowBytes: number, bufferedBytes: number): number {
+    return Math.max(LIMITS.minWindowBytes, windowBytes - bufferedBytes);
+  }
+
+  /** Monotonic time of acceptance; undefined while the request is pending. */
+  get acceptedAt(): number | undefined {
+    return this.#acceptedAt;
+  }
+
+  /** No longer routed (the stream ended or moved on to another attempt): grants nothing more. */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  /** Starts the accept timeout: `onTimeout` runs unless the stream is accepted or detached first. */
+  startAcceptTimer(timeoutMs: number, onTimeout: () => void): void {
+    this.#acceptTimer = setTimeout(() => {
+      this.#acceptTimer = undefined;
+      onTimeout();
+    }, timeoutMs);
+  }
+
+  /** Stops routing this attempt: it receives and grants nothing more. False if it already was. */
+  detach(): boolean {
+    if (this.#detached) return false;
+    this.#detached = true;
+    this.#clearAcceptTimer();
+    return true;
+  }
+
+  /** Judges one message on this attempt's inbox: `status` is the NATS status code (0 = none). */
+  receive(status: number, statusText: string | undefined, data: Uint8Array): Received {
+    // "No responders" answers a request: once the stream is accepted, a 503 on its inbox is
+    // someone else's request that named this inbox, not news about this stream.
+    if (status === NO_RESPONDERS) {
+      if (this.#reader.accepted) return { kind: "ignored", reason: "no responders after accept" };
+      return {
+        kind: "unreachable",
+        error: new NodeUnreachableError(
+          `no compute node is subscribed to ${subjects.request(this.computeNodeId)}`,
+        ),
+      };
+    }
+    if (status !== 0) {
+      return {
+        kind: "rejected",
+        error: new ProtocolError(`unexpected NATS status ${statusText} on the stream inbox`),
+      };
+    }
+    const decoded = tryDecode(decodeFrame, data);
+    if (!decoded.ok) {
+      return {
+        kind: "rejected",
+        error: new ProtocolError(`invalid frame: ${decoded.error.message}`, {
+          cause: decoded.error,
+        }),
+      };
+    }
+    const frame = decoded.value;
+    const bytes = data.byteLength;
+    if (frame.type === MessageType.Data) {
+      // Before Accepted the frame reader reports the gap; after it, the stated size is a bound.
+      if (this.#maxFrameBytes > 0 && bytes > this.#maxFrameBytes) {
+        return {
+          kind: "rejected",
+          error: new ProtocolError(
+            `a data frame of ${bytes} bytes exceeds the stream's maxFrameBytes ${this.#maxFrameBytes}`,
+          ),
+        };
+      }
+      // Enforced, not just trusted: the window is what bounds this stream's memory.
+      this.#receivedBytes += bytes;
+      if (this.#receivedBytes > this.window + this.#grantedBytes) {
+        return {
+          kind: "rejected",
+          error: new ProtocolError("the compute node sent more data than its credit allows"),
+        };
+      }
+    }
+    let outcome: ReturnType<FrameReader["read"]>;
+    try {
+      outcome = this.#reader.read(frame);
+    } catch (error) {
+      return { kind: "rejected", error: asTailwireError(error) };
+    }
+    if (outcome.kind === "ignored") return outcome;
+    const at = monotonicNow();
+    switch (outcome.kind) {
+      case "accepted":
+        return this.#accepted(outcome.frame, at);
+      case "data":
+        return { kind: "data", entries: outcome.entries, bytes, at };
+      case "notice":
+        return { kind: "notice", notice: outcome.notice, at };
+      case "end":
+        return { kind: "end", frame: outcome.frame, at };
+      case "error":
+        return { kind: "error", error: outcome.error, at };
+    }
+  }
+
+  /**
+   * Credit for `bytes` of this attempt's frames the consumer took (or a partial line's piece
+   * the reader holds): the bytes to grant now, or 0 to keep batching (or once detached).
+   */
+  release(bytes: number): number {
+    if (this.#detached) return 0;
+    const grant = this.#credit.consumed(bytes);
+    this.#grantedBytes += grant;
+    return grant;
+  }
+
+  #accepted(frame: AcceptedFrame, at: number): Received {
+    this.#clearAcceptTimer();
+    const from = this.resumeFrom;
+    const after = frame.afterSeq;
+    if (from !== undefined && after !== from) {
+      if (after > from) {
+        // The store no longer holds what we missed: resuming would hand the consumer a gap.
+        return {
+          kind: "gap",
+          at,
+          error: new SequenceGapError(
+            `resumed after seq ${from}, but compute node ${this.computeNodeId} serves only entries after ${after}: ${after - from} entries are no longer in its log store`,
+            { retryable: false },
+          ),
+        };
+      }
+      return {
+        kind: "rejected",
+        at,
+        error: new ProtocolError(`asked for entries after seq ${from}, accepted after ${after}`),
+      };
+    }
+    // Accepted only as asked: a stream broken here was never accepted for liveness either.
+    this.#acceptedAt = at;
+    this.#maxFrameBytes = frame.maxFrameBytes;
+    this.#credit.fitFrames(frame.maxFrameBytes);
+    return { kind: "accepted", frame, at };
+  }
+
+  #clearAcceptTimer(): void {
+    if (this.#acceptTimer !== undefined) {
+      clearTimeout(this.#acceptTimer);
+      this.#acceptTimer = undefined;
     }
   }
 }

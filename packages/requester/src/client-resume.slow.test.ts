@@ -5,7 +5,7 @@ import {
   SequenceGapError,
 } from "@tailwire/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ResumeExhaustedError } from "./resume-policy.js";
+import { ResumeExhaustedError } from "./index.js";
 import { collect, Rig } from "./test-helpers/rig.js";
 
 const entries = (from: number, to: number) =>

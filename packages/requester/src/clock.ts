@@ -1,3 +1,4 @@
+// Monotonic time for every timer and liveness judgement, and its conversion to epoch ms.
 import { performance } from "node:perf_hooks";
 
 /** Monotonic milliseconds: liveness must not jump with the wall clock (NTP, suspend). */

@@ -1,3 +1,4 @@
+// Control messages to compute nodes (cancel, credit), merged per compute node per tick.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type CreditGrant, encode, type Logger, MessageType, subjects } from "@tailwire/protocol";
 

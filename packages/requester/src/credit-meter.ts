@@ -1,3 +1,4 @@
+// When to grant an attempt's consumed bytes back as credit (batched); used only by Attempt.
 import { LIMITS } from "@tailwire/protocol";
 
 /**

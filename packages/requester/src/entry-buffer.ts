@@ -1,3 +1,4 @@
+// One stream's received-but-not-consumed entries, and the bytes each frame releases for credit.
 import type { LogEntry } from "@tailwire/protocol";
 import type { LogItem, RemovedNotice } from "./notices.js";
 

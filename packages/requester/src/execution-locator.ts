@@ -14,6 +14,7 @@ import {
   streamIdOfInbox,
   type LocatedExecution as WireLocatedExecution,
 } from "@tailwire/protocol";
+import { integerOption } from "@tailwire/protocol/internal";
 
 /** One execution a compute node says it holds. */
 export interface LocatedExecution extends WireLocatedExecution {
@@ -81,9 +82,9 @@ export class NatsExecutionLocator implements ExecutionLocator {
   constructor(options: NatsExecutionLocatorOptions) {
     this.#nc = options.connection;
     this.#requesterNodeId = options.requesterNodeId;
-    this.#gatherMs = nonNegative(options.gatherMs ?? 100, "gatherMs");
-    this.#timeoutMs = nonNegative(options.timeoutMs ?? 2_000, "timeoutMs");
-    this.#cacheTtlMs = nonNegative(options.cacheTtlMs ?? 30_000, "cacheTtlMs");
+    this.#gatherMs = integerOption("gatherMs", options.gatherMs ?? 100, 0);
+    this.#timeoutMs = integerOption("timeoutMs", options.timeoutMs ?? 2_000, 0);
+    this.#cacheTtlMs = integerOption("cacheTtlMs", options.cacheTtlMs ?? 30_000, 0);
     this.#log = options.logger ?? silentLogger;
     locateSubjects.replyWildcard(this.#requesterNodeId); // throws for an invalid id
   }
@@ -198,10 +199,4 @@ export class NatsExecutionLocator implements ExecutionLocator {
       this.#log.warn({ err: error }, "ignored an invalid lookup answer");
     }
   }
-}
-
-function nonNegative(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
-  return value;
 }

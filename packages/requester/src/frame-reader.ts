@@ -1,12 +1,12 @@
+// Frame order for one attempt: frame numbers, what each kind of frame means for the stream,
+// and (through protocol's EntryJoiner) data frames as whole lines.
 import {
   type AcceptedFrame,
-  type DataFrame,
-  dataFrameSeq,
   type EndFrame,
+  EntryJoiner,
   errorFromCode,
   isErrorCode,
   type LogEntry,
-  type LogStreamName,
   ProtocolError,
   SequenceGapError,
   type StreamFrame,
@@ -27,23 +27,10 @@ export type FrameOutcome =
   | { kind: "ignored"; reason: string };
 
 /**
- * A joined line may not grow past this: a compute node that never ends a partial line must not
- * make the requester buffer without bound (credit is granted for partial-only frames, see client).
- */
-export const MAX_JOINED_LINE_CHARS = 64 * 1024 * 1024;
-
-interface PartialLine {
-  seq: number;
-  stream: LogStreamName;
-  time: number;
-  parts: string[];
-  chars: number;
-}
-
-/**
  * Checks the order of one stream's frames (numbers 0, 1, 2, ... and seq never going back) and
- * joins the parts of split lines back into whole lines. Throws SequenceGapError for a missing or repeated frame
- * number and ProtocolError for any other inconsistency; the stream is unusable afterwards.
+ * joins the parts of split lines back into whole lines (EntryJoiner). Throws SequenceGapError for
+ * a missing or repeated frame number and ProtocolError for any other inconsistency; the stream is
+ * unusable afterwards.
  *
  * It holds all the in-flight state of one request, so a resume starts from a fresh reader.
  */
@@ -51,9 +38,8 @@ export class FrameReader {
   readonly streamId: string;
   readonly computeNodeId: string;
   #nextN = 0;
-  /** Highest complete seq seen; starts at the Accepted frame's afterSeq. */
-  #lastSeq: number | undefined;
-  #partial: PartialLine | undefined;
+  /** Seq order and split lines; starts after the Accepted frame's afterSeq. */
+  readonly #entries = new EntryJoiner();
 
   constructor(streamId: string, computeNodeId: string) {
     this.streamId = streamId;
@@ -78,32 +64,35 @@ export class FrameReader {
             `stream accepted by ${frame.computeNodeId}, but the request went to ${this.computeNodeId}`,
           );
         }
-        this.#lastSeq = frame.afterSeq;
+        this.#entries.skipTo(frame.afterSeq);
         return { kind: "accepted", frame };
       case "ExecutionLogs.Data/v1":
         this.#checkNumber(frame.n);
-        return { kind: "data", entries: this.#join(frame) };
-      case "ExecutionLogs.End/v1":
+        return { kind: "data", entries: this.#entries.entries(frame) };
+      case "ExecutionLogs.End/v1": {
         this.#checkNumber(frame.n);
-        if (this.#partial)
-          throw new ProtocolError(`stream ended inside the partial line ${this.#partial.seq}`);
-        if (this.#lastSeq !== undefined && frame.lastSeq < this.#lastSeq) {
+        const { partialSeq, lastSeq } = this.#entries;
+        if (partialSeq !== undefined)
+          throw new ProtocolError(`stream ended inside the partial line ${partialSeq}`);
+        if (lastSeq !== undefined && frame.lastSeq < lastSeq) {
           throw new ProtocolError(
-            `End says lastSeq ${frame.lastSeq}, but seq ${this.#lastSeq} was already sent`,
+            `End says lastSeq ${frame.lastSeq}, but seq ${lastSeq} was already sent`,
           );
         }
         return { kind: "end", frame };
+      }
       case "ExecutionLogs.Notice/v1": {
         this.#checkNumber(frame.n);
-        if (this.#partial) {
-          throw new ProtocolError(`a notice arrived inside the partial line ${this.#partial.seq}`);
+        const { partialSeq, lastSeq } = this.#entries;
+        if (partialSeq !== undefined) {
+          throw new ProtocolError(`a notice arrived inside the partial line ${partialSeq}`);
         }
-        if (this.#lastSeq !== undefined && frame.fromSeq <= this.#lastSeq) {
+        if (lastSeq !== undefined && frame.fromSeq <= lastSeq) {
           throw new ProtocolError(
-            `notice of removed lines ${frame.fromSeq}..${frame.toSeq}, but seq ${this.#lastSeq} was already sent`,
+            `notice of removed lines ${frame.fromSeq}..${frame.toSeq}, but seq ${lastSeq} was already sent`,
           );
         }
-        this.#lastSeq = frame.toSeq;
+        this.#entries.skipTo(frame.toSeq);
         return {
           kind: "notice",
           notice: {
@@ -141,65 +130,4 @@ export class FrameReader {
     }
     this.#nextN = n + 1;
   }
-
-  /**
-   * The frame's complete lines as entries. A frame marked `partial` ends with the first part of
-   * a line whose rest opens the next frame under the same seq; the parts are held here until the
-   * line is whole. Within a frame the decoder has already checked that seq increases.
-   */
-  #join(frame: DataFrame): LogEntry[] {
-    const count = frame.stream.length;
-    const endsPartial = frame.partial === true;
-    const whole = endsPartial ? count - 1 : count;
-    // Sized up front: a frame's whole lines, a joined line first if it completes one.
-    const out = new Array<LogEntry>(whole);
-    let i = 0;
-    const partial = this.#partial;
-    if (partial) {
-      const seq = dataFrameSeq(frame, 0);
-      const stream = streamName(frame.stream, 0);
-      if (seq !== partial.seq || stream !== partial.stream) {
-        throw new ProtocolError(`partial line ${partial.seq} continued by seq ${seq} (${stream})`);
-      }
-      const line = frame.line[0] as string;
-      partial.parts.push(line);
-      partial.chars += line.length;
-      if (partial.chars > MAX_JOINED_LINE_CHARS) {
-        throw new ProtocolError(
-          `partial line ${partial.seq} exceeds ${MAX_JOINED_LINE_CHARS} characters`,
-        );
-      }
-      if (count === 1 && endsPartial) return out; // the line goes on in the next frame
-      this.#partial = undefined;
-      out[0] = { seq, stream, time: partial.time, line: partial.parts.join("") };
-      i = 1;
-    } else if (this.#lastSeq !== undefined && dataFrameSeq(frame, 0) <= this.#lastSeq) {
-      throw new ProtocolError(`seq went back: ${dataFrameSeq(frame, 0)} after ${this.#lastSeq}`);
-    }
-    const { stream, time, line } = frame;
-    for (; i < whole; i++) {
-      out[i] = {
-        seq: dataFrameSeq(frame, i),
-        stream: streamName(stream, i),
-        time: time[i] as number,
-        line: line[i] as string,
-      };
-    }
-    if (endsPartial) {
-      const last = line[whole] as string;
-      this.#partial = {
-        seq: dataFrameSeq(frame, whole),
-        stream: streamName(stream, whole),
-        time: time[whole] as number,
-        parts: [last],
-        chars: last.length,
-      };
-    }
-    if (whole > 0) this.#lastSeq = (out[whole - 1] as LogEntry).seq;
-    return out;
-  }
 }
-
-/** The stream column holds one character per entry: "o" = stdout, "e" = stderr. */
-const streamName = (column: string, i: number): LogStreamName =>
-  column.charCodeAt(i) === 111 ? "stdout" : "stderr";

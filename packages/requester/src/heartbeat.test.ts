@@ -12,9 +12,9 @@ interface S extends HeartbeatStream {
   acceptedAt: number | undefined;
 }
 
-const stream = (nodeId: string, acceptedAt: number | undefined): S => ({
+const stream = (computeNodeId: string, acceptedAt: number | undefined): S => ({
   streamId: newStreamId(),
-  nodeId,
+  computeNodeId,
   acceptedAt,
 });
 const hb = (computeNodeId: string, streamIds: string[]): HeartbeatRequest => ({

@@ -1,8 +1,10 @@
+// What a compute node's heartbeat says about our streams: ids to answer as unknown, streams it
+// no longer lists, and the grace before an unlisted stream is broken.
 import type { HeartbeatRequest } from "@tailwire/protocol";
 import type { ComputeNodeRecord, NodeStream } from "./node-registry.js";
 
 export interface HeartbeatStream extends NodeStream {
-  readonly nodeId: string;
+  readonly computeNodeId: string;
 }
 
 /**
@@ -16,7 +18,7 @@ export function unknownStreamIds(
   const unknown: string[] = [];
   for (const id of heartbeat.streamIds) {
     const stream = lookup(id);
-    if (!stream || stream.nodeId !== heartbeat.computeNodeId) unknown.push(id);
+    if (!stream || stream.computeNodeId !== heartbeat.computeNodeId) unknown.push(id);
   }
   return unknown;
 }

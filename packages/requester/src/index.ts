@@ -19,6 +19,7 @@ export {
   ProtocolError,
   RateLimitedError,
   RequesterLostError,
+  ResumeExhaustedError,
   SequenceGapError,
   TailTooLargeError,
   TailwireError,
@@ -47,7 +48,6 @@ export {
   backoffMs,
   RESUME_DEFAULTS,
   type ResumeAfterComputeLostOptions,
-  ResumeExhaustedError,
   type ResumeOptions,
 } from "./resume-policy.js";
 export type { ComputeNodeStats, EndCause, LogStreamClientStats } from "./stats.js";

@@ -8,6 +8,7 @@ import {
   type LogStreamName,
   type TailwireError,
 } from "@tailwire/protocol";
+import { integerOption } from "@tailwire/protocol/internal";
 import { EntryQueue } from "./entry-queue.js";
 import type { ExecutionLocator, LocatedExecution } from "./execution-locator.js";
 import type { LogStream } from "./log-stream.js";
@@ -104,13 +105,6 @@ export interface JobStreamHost {
   streamLogs(options: StreamLogsOptions): LogStream;
 }
 
-function positive(value: number | undefined, fallback: number, name: string, min = 1): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
-
 /**
  * Iterate it once. Ends normally when every execution ended (each reported by an "ended" item
  * with its exit code or error) and, when following, no new execution appeared within settleMs.
@@ -141,10 +135,10 @@ export class JobLogStream implements AsyncIterable<JobLogItem> {
     this.#host = host;
     this.#options = options;
     this.#follow = options.follow ?? false;
-    this.#maxStreams = positive(options.maxStreams, 10, "maxStreams");
-    this.#windowMs = positive(options.reorderWindowMs, 250, "reorderWindowMs", 0);
-    this.#rediscoverMs = positive(options.rediscoverMs, 1_000, "rediscoverMs");
-    this.#settleMs = positive(options.settleMs, 3_000, "settleMs", 0);
+    this.#maxStreams = integerOption("maxStreams", options.maxStreams ?? 10, 1);
+    this.#windowMs = integerOption("reorderWindowMs", options.reorderWindowMs ?? 250, 0);
+    this.#rediscoverMs = integerOption("rediscoverMs", options.rediscoverMs ?? 1_000, 1);
+    this.#settleMs = integerOption("settleMs", options.settleMs ?? 3_000, 0);
     const signal = options.signal;
     if (signal?.aborted) this.cancel();
     else signal?.addEventListener("abort", () => this.cancel(), { once: true });

@@ -82,7 +82,7 @@ export class LocatedLogStream implements LogStream {
 
   /** The compute node found to hold the execution: resolves once located. */
   get located(): Promise<string> {
-    return this.#inner.then((inner) => inner.nodeId);
+    return this.#inner.then((inner) => inner.computeNodeId);
   }
 
   get streamId(): string {
@@ -94,8 +94,13 @@ export class LocatedLogStream implements LogStream {
   }
 
   /** The compute node serving the stream; "" until it is located. */
+  get computeNodeId(): string {
+    return this.#current?.computeNodeId ?? "";
+  }
+
+  /** @deprecated Use computeNodeId. */
   get nodeId(): string {
-    return this.#current?.nodeId ?? "";
+    return this.computeNodeId;
   }
 
   get lastSeq(): number | undefined {

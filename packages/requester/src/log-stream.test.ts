@@ -20,7 +20,7 @@ function setup() {
   };
   const attempt = new Attempt(newStreamId(), "c1", 4096, 4096);
   const stream = new ClientStream(
-    { nodeId: "c1", executionId: "e1", follow: true },
+    { computeNodeId: "c1", executionId: "e1", follow: true },
     attempt,
     owner,
     new ResumeBudget(undefined),

@@ -1,3 +1,5 @@
+// The consumer-facing stream: entries pushed in by the client, pulled by the consumer at its
+// own pace, across the attempts (requests) a resume makes under it.
 import {
   type AcceptedFrame,
   CancelledError,
@@ -8,7 +10,7 @@ import type { Attempt } from "./attempt.js";
 import { toEpochMs } from "./clock.js";
 import { EntryBuffer } from "./entry-buffer.js";
 import type { LogItem, RemovedNotice } from "./notices.js";
-import type { ReadOptions } from "./options.js";
+import type { StreamRequest } from "./request.js";
 import type { ResumeBudget } from "./resume-policy.js";
 import type { EndCause } from "./stats.js";
 
@@ -47,6 +49,8 @@ export interface LogStream extends AsyncIterable<LogItem> {
   /** Requests sent for this stream: 1, plus one per resume attempt. */
   readonly attempts: number;
   /** The compute node asked. */
+  readonly computeNodeId: string;
+  /** @deprecated The old name of `computeNodeId` (it always meant the remote compute node). */
   readonly nodeId: string;
   readonly executionId: string;
   /**
@@ -107,22 +111,21 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * subscription callback (which must never wait); the consumer pulls at its own pace.
  */
 export class ClientStream implements LogStream {
-  readonly nodeId: string;
+  readonly computeNodeId: string;
   readonly executionId: string;
-  /** The read options as requested; a resume re-issues them with fromSeq = lastSeq. */
-  readonly read: ReadOptions;
-  attempt: Attempt;
-  /** Requests sent so far (the current attempt included). */
-  attempts = 1;
-  /** Decides whether a failure is resumed; owned by the client. */
+  /** The request as asked; a resume re-issues it with fromSeq = the last seq received. */
+  readonly request: StreamRequest;
+  #attempt: Attempt;
+  #attempts = 1;
+  /** Decides whether a failure is resumed; asked by the client. */
   readonly budget: ResumeBudget;
   /** Times this stream was broken because its compute node's heartbeat omitted it. */
   #unlistedBreaks = 0;
   #waitingForCredit = false;
   /** Pending resume (backoff) timer: set while the stream has no live attempt. */
-  resumeTimer: NodeJS.Timeout | undefined;
-  /** Removes the abort listener; set by the client. */
-  detachSignal: (() => void) | undefined;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  /** Removes the abort listener. */
+  #detachSignal: (() => void) | undefined;
 
   readonly #owner: StreamOwner;
   readonly #buffer: EntryBuffer;
@@ -140,15 +143,15 @@ export class ClientStream implements LogStream {
   /** How the consumer's iterator takes from the buffer; set once iteration starts. */
   #take: (() => Taken | undefined) | undefined;
 
-  constructor(read: ReadOptions, attempt: Attempt, owner: StreamOwner, budget: ResumeBudget) {
-    this.nodeId = read.nodeId;
-    this.executionId = read.executionId;
-    this.read = read;
-    this.attempt = attempt;
+  constructor(request: StreamRequest, attempt: Attempt, owner: StreamOwner, budget: ResumeBudget) {
+    this.computeNodeId = request.computeNodeId;
+    this.executionId = request.executionId;
+    this.request = request;
+    this.#attempt = attempt;
     this.budget = budget;
     this.#owner = owner;
-    this.#lastSeq = read.fromSeq;
-    this.#receivedSeq = read.fromSeq;
+    this.#lastSeq = request.fromSeq;
+    this.#receivedSeq = request.fromSeq;
     this.#buffer = new EntryBuffer((bytes) => this.#owner.released(this, bytes));
     this.#accepted = new Promise<AcceptedInfo>((resolve, reject) => {
       this.#resolveAccepted = resolve;
@@ -157,6 +160,21 @@ export class ClientStream implements LogStream {
     // Most consumers only iterate: a stream that fails before acceptance must not crash the
     // process with an unhandled rejection. Awaiting `accepted` still sees the rejection.
     this.#accepted.catch(() => {});
+  }
+
+  /** @deprecated Use computeNodeId. */
+  get nodeId(): string {
+    return this.computeNodeId;
+  }
+
+  /** The current attempt (one request on the wire). */
+  get attempt(): Attempt {
+    return this.#attempt;
+  }
+
+  /** Requests sent so far (the current attempt included). */
+  get attempts(): number {
+    return this.#attempts;
   }
 
   get streamId(): string {
@@ -171,8 +189,12 @@ export class ClientStream implements LogStream {
     return this.#waitingForCredit && !this.ended;
   }
 
-  /** What the compute node's last heartbeat listing this stream said about its credit. */
-  noteCreditWait(waiting: boolean): void {
+  /**
+   * Its compute node's heartbeat listed it after acceptance: healthy end to end, so a later
+   * failure starts a fresh resume budget; `waiting` is what the heartbeat said about its credit.
+   */
+  listed(waiting: boolean): void {
+    this.budget.progress();
     this.#waitingForCredit = waiting;
   }
 
@@ -234,6 +256,26 @@ export class ClientStream implements LogStream {
 
   // --- called by the client ---
 
+  /** Aborting `signal` runs `onAbort`; the listener goes once the stream ends. */
+  listenForAbort(signal: AbortSignal, onAbort: () => void): void {
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.#detachSignal = () => signal.removeEventListener("abort", onAbort);
+  }
+
+  /** Starts `resume` after `delayMs`, unless the stream ends first. */
+  scheduleResume(delayMs: number, resume: () => void): void {
+    this.#resumeTimer = setTimeout(() => {
+      this.#resumeTimer = undefined;
+      resume();
+    }, delayMs);
+  }
+
+  /** The next attempt replaces the detached one. */
+  nextAttempt(attempt: Attempt): void {
+    this.#attempt = attempt;
+    this.#attempts++;
+  }
+
   markAccepted(frame: AcceptedFrame, acceptedAtMonotonic: number): void {
     // Only the first acceptance counts for the consumer; a resumed attempt keeps the delivered seq.
     if (this.#acceptedInfo) return;
@@ -275,9 +317,11 @@ export class ClientStream implements LogStream {
   finish(cause: EndCause, error: TailwireError | undefined, discard: boolean): void {
     if (this.#end) return;
     this.#end = { cause, error };
-    if (this.resumeTimer !== undefined) {
-      clearTimeout(this.resumeTimer);
-      this.resumeTimer = undefined;
+    this.#detachSignal?.();
+    this.#detachSignal = undefined;
+    if (this.#resumeTimer !== undefined) {
+      clearTimeout(this.#resumeTimer);
+      this.#resumeTimer = undefined;
     }
     if (discard) this.#buffer.clear();
     if (!this.#acceptedInfo) {
@@ -294,7 +338,7 @@ export class ClientStream implements LogStream {
     const buffer = this.#buffer;
     const iterator = this.#iterate(() => buffer.take());
     const next = iterator.next;
-    // The per-line step, taken up to millions of times a second: an entry that is already
+    // The per-line step, the hottest in a stream: an entry that is already
     // buffered is handed out without the general path's indirections.
     iterator.next = () => {
       if (this.#waiter === undefined) {

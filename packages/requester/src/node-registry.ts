@@ -1,3 +1,4 @@
+// Per-compute-node liveness records: the streams each node serves and when it was last heard.
 /** The part of a stream the per-node bookkeeping needs. */
 export interface NodeStream {
   readonly streamId: string;
@@ -66,6 +67,20 @@ export class NodeRegistry<S extends NodeStream> {
   heard(nodeId: string, now: number): void {
     const record = this.#records.get(nodeId);
     if (record) record.lastHeardAt = now;
+  }
+
+  /** Our own stall of `lateMs` is not the nodes' silence: credit it, capped at now. */
+  creditStall(lateMs: number, now: number): void {
+    for (const record of this.#records.values()) {
+      if (record.lastHeardAt !== undefined) {
+        record.lastHeardAt = Math.min(now, record.lastHeardAt + lateMs);
+      }
+    }
+  }
+
+  /** Our own outage is not the nodes' silence: every node counts as heard now. */
+  restartClocks(now: number): void {
+    for (const record of this.#records.values()) record.lastHeardAt = now;
   }
 
   /** Nodes with accepted streams that have been silent for longer than `silentMs`. */

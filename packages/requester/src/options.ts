@@ -1,3 +1,4 @@
+// The client's and streamLogs' options: their types, defaults and the checks run up front.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
@@ -8,6 +9,7 @@ import {
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
+import { integerOption as integer } from "@tailwire/protocol/internal";
 import type { ExecutionLocator } from "./execution-locator.js";
 import {
   RESUME_DEFAULTS,
@@ -81,13 +83,6 @@ export const DEFAULTS = {
 /** 2 s, or half the interval when that is shorter (a short interval wants a short timeout). */
 export const defaultHeartbeatTimeoutMs = (intervalMs: number): number =>
   Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, Math.max(1, Math.floor(intervalMs / 2)));
-
-function integer(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-  }
-  return value;
-}
 
 /** Checks options up front: a bad value should fail at construction, not as a rejected request. */
 export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions {
@@ -203,17 +198,6 @@ export interface StreamLogsOptions {
   signal?: AbortSignal;
 }
 
-/** The read options as they go on the wire, kept per stream so a resume can re-issue them. */
-export interface ReadOptions {
-  nodeId: string;
-  executionId: string;
-  follow: boolean;
-  tail?: number;
-  since?: number;
-  streams?: LogStreamName[];
-  fromSeq?: number;
-}
-
 /** The compute node a stream names (either spelling), or undefined to locate it. */
 export function computeNodeOf(options: StreamLogsOptions): string | undefined {
   const { computeNodeId, nodeId } = options;
@@ -223,19 +207,4 @@ export function computeNodeOf(options: StreamLogsOptions): string | undefined {
     );
   }
   return computeNodeId ?? nodeId;
-}
-
-export function readOptionsOf(options: StreamLogsOptions, computeNodeId: string): ReadOptions {
-  const read: ReadOptions = {
-    nodeId: computeNodeId,
-    executionId: options.executionId,
-    follow: options.follow ?? false,
-  };
-  if (options.tail !== undefined) read.tail = options.tail;
-  if (options.since !== undefined) {
-    read.since = options.since instanceof Date ? options.since.getTime() : options.since;
-  }
-  if (options.streams !== undefined) read.streams = [...options.streams];
-  if (options.fromSeq !== undefined) read.fromSeq = options.fromSeq;
-  return read;
 }

@@ -1,8 +1,5 @@
-import {
-  ResumeExhaustedError as ProtocolResumeExhaustedError,
-  type TailwireError,
-  type TailwireErrorOptions,
-} from "@tailwire/protocol";
+// Resume policy: whether a broken stream is resumed, after what backoff, and when it gives up.
+import type { TailwireError } from "@tailwire/protocol";
 
 /** How a broken stream is resumed; `resume` option of LogStreamClient. */
 export interface ResumeOptions {
@@ -162,26 +159,5 @@ export class ResumeBudget {
     // Never sleep past the deadline: the last attempt starts just before it.
     delayMs = Math.max(0, Math.min(delayMs, Math.floor(deadline - context.now) - 1));
     return { action: "resume", delayMs, attempt: episode.attempts };
-  }
-}
-
-/**
- * The stream broke and resuming it failed within the budget. `lastSeq` is the last sequence
- * number delivered to the consumer (entries already received are delivered before this is
- * thrown): start a new stream with `fromSeq: lastSeq` to go on. `cause` is the last failure.
- */
-export class ResumeExhaustedError extends ProtocolResumeExhaustedError {
-  readonly lastSeq: number | undefined;
-  /** Resume attempts made in the failed episode. */
-  readonly attempts: number;
-
-  constructor(
-    message: string,
-    details: { lastSeq: number | undefined; attempts: number },
-    options?: TailwireErrorOptions,
-  ) {
-    super(message, options);
-    this.lastSeq = details.lastSeq;
-    this.attempts = details.attempts;
   }
 }

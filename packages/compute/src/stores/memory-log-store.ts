@@ -8,6 +8,7 @@ import {
   type LogEntry,
   type LogStreamName,
 } from "@tailwire/protocol";
+import { integerOption } from "@tailwire/protocol/internal";
 import {
   type CatalogChange,
   type CreateOptions,
@@ -62,12 +63,16 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
   #lastAgeSweep = 0;
 
   constructor(options: MemoryLogStoreOptions = {}) {
-    this.#maxEntries = positiveInt(
-      options.maxEntriesPerExecution,
-      DEFAULT_MAX_ENTRIES,
+    this.#maxEntries = integerOption(
       "maxEntriesPerExecution",
+      options.maxEntriesPerExecution ?? DEFAULT_MAX_ENTRIES,
+      1,
     );
-    this.#maxBatch = positiveInt(options.maxBatchEntries, DEFAULT_MAX_BATCH, "maxBatchEntries");
+    this.#maxBatch = integerOption(
+      "maxBatchEntries",
+      options.maxBatchEntries ?? DEFAULT_MAX_BATCH,
+      1,
+    );
     this.#limits = retentionLimits(options, MEMORY_RETENTION_DEFAULTS, "MemoryLogStore");
   }
 
@@ -231,11 +236,4 @@ export class MemoryLogStore implements LogStore, ExecutionCatalog {
     }
     return log;
   }
-}
-
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${name} must be a positive integer`);
-  return value;
 }

@@ -2,14 +2,14 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
   type AcceptedFrame,
-  type DataFrame,
-  dataFrameEntries,
+  type DecodedDataFrame,
   decodeFrame,
   decodeHeartbeat,
   type EndFrame,
   type ErrorFrame,
   encode,
   type HeartbeatRequest,
+  joinDataFrames,
   type LogEntry,
   type LogRequest,
   MessageType,
@@ -62,8 +62,8 @@ export class TestStream {
     return this.received.map((r) => r.frame);
   }
 
-  get dataFrames(): DataFrame[] {
-    return this.frames.filter((f): f is DataFrame => f.type === MessageType.Data);
+  get dataFrames(): DecodedDataFrame[] {
+    return this.frames.filter((f): f is DecodedDataFrame => f.type === MessageType.Data);
   }
 
   get dataBytes(): number {
@@ -82,23 +82,7 @@ export class TestStream {
 
   /** Entries with the parts of split lines joined back, as a requester hands them over. */
   get entries(): LogEntry[] {
-    const out: LogEntry[] = [];
-    let carry: LogEntry | undefined;
-    for (const frame of this.dataFrames) {
-      const entries = dataFrameEntries(frame);
-      entries.forEach((entry, i) => {
-        let current = entry;
-        if (i === 0 && carry) {
-          if (carry.seq !== entry.seq)
-            throw new Error(`partial line ${carry.seq} continued by ${entry.seq}`);
-          current = { ...entry, line: carry.line + entry.line };
-          carry = undefined;
-        }
-        if (frame.partial && i === entries.length - 1) carry = current;
-        else out.push(current);
-      });
-    }
-    return out;
+    return joinDataFrames(this.dataFrames);
   }
 
   get seqs(): number[] {

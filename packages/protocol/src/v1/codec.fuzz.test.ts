@@ -10,7 +10,7 @@ import {
   decodeRequest,
   encode,
 } from "./codec.js";
-import { type DataFrame, MessageType } from "./schemas.js";
+import { type DecodedDataFrame, MessageType } from "./schemas.js";
 import { decodeTimeDeltas, encodeTimeDeltas } from "./time-deltas.js";
 
 const decoders = {
@@ -152,9 +152,11 @@ describe("decoders under fuzzing", () => {
           timeDelta: delta,
           line: Array.from({ length: count }, (_, i) => `line ${i}`),
         };
-        let decoded: DataFrame;
+        let decoded: DecodedDataFrame;
         try {
-          decoded = decodeFrame(new TextEncoder().encode(JSON.stringify(frame))) as DataFrame;
+          decoded = decodeFrame(
+            new TextEncoder().encode(JSON.stringify(frame)),
+          ) as DecodedDataFrame;
         } catch (error) {
           expect(error).toBeInstanceOf(TailwireError);
           return;

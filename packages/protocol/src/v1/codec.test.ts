@@ -13,7 +13,7 @@ import {
   tryDecode,
 } from "./codec.js";
 import { LINE_COLUMN_LAYOUT } from "./data-frame-size.js";
-import type { DataFrame, LogEntry, LogRequest } from "./schemas.js";
+import type { DecodedDataFrame, LogEntry, LogRequest } from "./schemas.js";
 import { decodeTimeDeltas, deltaChars as timeDeltaChars } from "./time-deltas.js";
 
 const fixture = (name: string): Record<string, unknown> =>
@@ -123,10 +123,12 @@ describe("other decoders", () => {
 
   it("decodeFrame reads both forms of seq: a column, or the first of consecutive ones", () => {
     expect(
-      dataFrameEntries(decodeFrame(bytes(fixture("data"))) as DataFrame).map((e) => e.seq),
+      dataFrameEntries(decodeFrame(bytes(fixture("data"))) as DecodedDataFrame).map((e) => e.seq),
     ).toEqual([1, 2, 3]);
     expect(
-      dataFrameEntries(decodeFrame(bytes(fixture("data-filtered"))) as DataFrame).map((e) => e.seq),
+      dataFrameEntries(decodeFrame(bytes(fixture("data-filtered"))) as DecodedDataFrame).map(
+        (e) => e.seq,
+      ),
     ).toEqual([4, 7, 8]);
   });
 
@@ -202,7 +204,7 @@ describe("encoding", () => {
       { seq: 10, stream: "stdout", time: 1_732_790_005_000, line: "later" },
     ];
     const frame = encodeDataFrame(streamId, 7, entries, true);
-    const decoded = decodeFrame(frame) as DataFrame;
+    const decoded = decodeFrame(frame) as DecodedDataFrame;
     expect(decoded).toMatchObject({ type: "ExecutionLogs.Data/v1", streamId, n: 7, partial: true });
     // Each time from the previous one: +0, -23 and +4900 ms.
     expect(decoded.timeDelta).toBe("AvBoyJ");
@@ -231,11 +233,11 @@ describe("encoding", () => {
     const body = encodeDataFrame(streamId, 1, plain);
     const text = Buffer.from(body).toString("utf8");
     expect(text.slice(text.indexOf("}\n") + 2)).toBe('tab\tquote" ünï 😀\n');
-    expect(dataFrameEntries(decodeFrame(body) as DataFrame)).toEqual(plain);
+    expect(dataFrameEntries(decodeFrame(body) as DecodedDataFrame)).toEqual(plain);
     const multi: LogEntry[] = [{ seq: 3, stream: "stdout", time: 12, line: "two\nlines" }];
     const json = encodeDataFrame(streamId, 2, multi);
     expect(Buffer.from(json).toString("utf8")).not.toContain("\n");
-    expect(dataFrameEntries(decodeFrame(json) as DataFrame)).toEqual(multi);
+    expect(dataFrameEntries(decodeFrame(json) as DecodedDataFrame)).toEqual(multi);
   });
 
   it.each([

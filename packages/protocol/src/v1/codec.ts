@@ -11,13 +11,14 @@ import {
   AcceptedFrame,
   ControlMessage,
   DataFrame,
+  type DecodedDataFrame,
+  type DecodedMessageV1,
   EndFrame,
   ErrorFrame,
   HeartbeatRequest,
   HeartbeatResponse,
   LocateAnswer,
   LocateRequest,
-  type LogEntry,
   LogRequest,
   MessageType,
   type MessageTypeName,
@@ -28,6 +29,7 @@ import {
 import { decodeTimeDeltas } from "./time-deltas.js";
 
 export { encodeDataFrame } from "./data-frame-encoder.js";
+export { dataFrameEntries, dataFrameSeq } from "./frame-entries.js";
 
 // Validators are compiled once at load: decoding a frame must stay cheap on the hot path.
 const validators = {
@@ -68,8 +70,8 @@ function checkSize(bytes: Uint8Array, maxBytes: number): void {
 
 /**
  * Strict UTF-8 decoding (invalid input is an error, not U+FFFD). Node checks validity and ASCII
- * with SIMD, and copies ASCII (most log text) straight into a one-byte string: about a third less
- * CPU than a fatal TextDecoder on a frame's body. A BOM is kept: it is part of the first line.
+ * with SIMD, and copies ASCII (most log text) straight into a one-byte string: cheaper than a
+ * fatal TextDecoder on a frame's body (measured in BENCHMARKS.md, "stream"). A BOM is kept: it is part of the first line.
  */
 function utf8(bytes: Uint8Array): string {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -131,10 +133,13 @@ function typeOf(value: unknown): string {
   return type;
 }
 
-function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T {
+function validate<T extends MessageV1 | DecodedMessageV1>(
+  type: MessageTypeName,
+  value: unknown,
+): T {
   const validator = validators[type];
   if (validator.Check(value)) {
-    if (type === MessageType.Data) checkColumns(value as DataFrame);
+    if (type === MessageType.Data) checkColumns(value as DecodedDataFrame);
     else if (type === MessageType.Notice) {
       const { fromSeq, toSeq } = value as NoticeFrame;
       if (toSeq < fromSeq) {
@@ -153,7 +158,7 @@ function validate<T extends MessageV1>(type: MessageTypeName, value: unknown): T
 // What the schema cannot say: exactly one form of seq and of the lines, the columns line up, seq
 // increases strictly within the frame (and stays a safe integer) and timeDelta holds one delta
 // per entry, each giving a valid epoch time. The decoded times go in `time`.
-function checkColumns(frame: DataFrame): void {
+function checkColumns(frame: DecodedDataFrame): void {
   const count = frame.stream.length;
   if (frame.line === undefined) {
     throw new BadRequestError(
@@ -200,7 +205,7 @@ function checkColumns(frame: DataFrame): void {
  * (another version, or a future message) is UNSUPPORTED_VERSION; a known v1 type that does not
  * belong on this subject is BAD_REQUEST.
  */
-function decodeOneOf<T extends MessageV1>(
+function decodeOneOf<T extends DecodedMessageV1>(
   bytes: Uint8Array,
   expected: readonly MessageTypeName[],
   maxBytes: number,
@@ -262,7 +267,7 @@ export const decodeFrame = (bytes: Uint8Array): StreamFrame =>
   decodeOneOf(bytes, FRAME_TYPES, MAX_MESSAGE_BYTES.frame, parseFrame);
 
 /** Decodes any v1 message, whatever its subject (tools, debugging, tests). */
-export const decodeMessage = (bytes: Uint8Array): MessageV1 =>
+export const decodeMessage = (bytes: Uint8Array): DecodedMessageV1 =>
   decodeOneOf(bytes, Object.values(MessageType), MAX_MESSAGE_BYTES.frame, parseFrame);
 
 /** Outcome form of the decoders, for callers that prefer a value to a throw. */
@@ -285,27 +290,10 @@ export function encode(message: MessageV1): Uint8Array {
     validate(message.type, message);
     return textEncoder.encode(JSON.stringify(message));
   }
-  // A decoded data frame also carries its decoded times (`time`): they do not go on the wire,
-  // and the check (which decodes timeDelta again, into `time`) runs on a copy.
-  const { time: _decoded, ...wire } = message;
+  // A DecodedDataFrame is also a WireDataFrame to the type checker, and forwarding one is
+  // legitimate: its decoded times (`time`) are not a wire field and must not go out. The check
+  // (which decodes timeDelta again, into `time`) runs on a copy.
+  const { time: _decoded, ...wire } = message as DecodedDataFrame;
   validate(message.type, { ...wire });
   return textEncoder.encode(JSON.stringify(wire));
-}
-
-/** The seq of a decoded data frame's entry i, whichever form the frame's seq travelled in. */
-export const dataFrameSeq = (frame: DataFrame, i: number): number =>
-  frame.firstSeq !== undefined ? frame.firstSeq + i : ((frame.seq as number[])[i] as number);
-
-/** Expands a data frame's columns into entries (for consumers that want objects). */
-export function dataFrameEntries(frame: DataFrame): LogEntry[] {
-  const entries = new Array<LogEntry>(frame.stream.length);
-  for (let i = 0; i < entries.length; i++) {
-    entries[i] = {
-      seq: dataFrameSeq(frame, i),
-      stream: frame.stream.charCodeAt(i) === 111 /* "o" */ ? "stdout" : "stderr",
-      time: frame.time[i] as number,
-      line: frame.line[i] as string,
-    };
-  }
-  return entries;
 }

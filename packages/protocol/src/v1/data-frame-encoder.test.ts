@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { dataFrameEntries, decodeFrame } from "./codec.js";
 import { encodeDataFrame } from "./data-frame-encoder.js";
-import type { DataFrame, LogEntry } from "./schemas.js";
+import type { DecodedDataFrame, LogEntry } from "./schemas.js";
 import { encodeTimeDeltas } from "./time-deltas.js";
 
 const streamId = "b3JhbmdlLXN0cmVhbS1pZA";
@@ -68,7 +68,7 @@ describe("encodeDataFrame", () => {
         (n, rows, partial) => {
           const frame = encodeDataFrame(streamId, n, rows, partial);
           expect(Buffer.from(frame).toString("utf8")).toBe(reference(n, rows, partial));
-          const decoded = decodeFrame(frame) as DataFrame;
+          const decoded = decodeFrame(frame) as DecodedDataFrame;
           expect(dataFrameEntries(decoded)).toEqual(rows);
         },
       ),
@@ -103,6 +103,6 @@ describe("encodeDataFrame", () => {
   it("handles a frame larger than any scratch buffer it keeps", () => {
     const big = "é".repeat(3 * 1024 * 1024); // 6 MiB of UTF-8
     const frame = encodeDataFrame(streamId, 1, [{ seq: 7, stream: "stdout", time: 1, line: big }]);
-    expect(dataFrameEntries(decodeFrame(frame) as DataFrame)[0]?.line).toBe(big);
+    expect(dataFrameEntries(decodeFrame(frame) as DecodedDataFrame)[0]?.line).toBe(big);
   });
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { dataFrameEntries, decodeFrame, decodeMessage, encode, encodeDataFrame } from "./codec.js";
-import type { DataFrame } from "./schemas.js";
+import type { DecodedDataFrame } from "./schemas.js";
 
 const dir = new URL("../../fixtures/v1/", import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
@@ -34,7 +34,7 @@ describe("frozen v1 fixtures", () => {
     expect(body.toString("utf8")).toContain("}\nstarting job\nwarning: low disk\n");
     expect(decodeFrame(body)).toEqual(decodeFrame(json));
     // What a producer sends is the body form, byte for byte.
-    const frame = decodeFrame(json) as DataFrame;
+    const frame = decodeFrame(json) as DecodedDataFrame;
     expect(
       Buffer.from(encodeDataFrame(frame.streamId, frame.n, dataFrameEntries(frame), true)),
     ).toEqual(body);
@@ -44,7 +44,7 @@ describe("frozen v1 fixtures", () => {
     const bytes = readFileSync(new URL(file, dir));
     const decoded = decodeMessage(bytes);
     // A data frame comes out with its decoded times as well (checked below).
-    const { time: _decoded, ...wire } = decoded as DataFrame;
+    const { time: _decoded, ...wire } = decoded as DecodedDataFrame;
     expect(wire).toEqual(JSON.parse(bytes.toString("utf8")));
     expect(JSON.parse(Buffer.from(encode(decoded)).toString("utf8"))).toEqual(wire);
     expect(decodeMessage(encode(decoded))).toEqual(decoded);
@@ -52,7 +52,7 @@ describe("frozen v1 fixtures", () => {
 
   it("decodes each data fixture's capture times from timeBase and timeDelta", () => {
     const times = (file: string) =>
-      (decodeMessage(readFileSync(new URL(file, dir))) as DataFrame).time;
+      (decodeMessage(readFileSync(new URL(file, dir))) as DecodedDataFrame).time;
     expect(times("data.json")).toEqual([1732790000123, 1732790000125, 1732790000130]);
     expect(times("data-continued.json")).toEqual([1732790000130, 1732790000140]);
     // 31 ms is past one character's ±15: "+B" is two.

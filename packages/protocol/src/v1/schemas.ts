@@ -156,8 +156,8 @@ export type AcceptedFrame = Static<typeof AcceptedFrame>;
 
 /**
  * A batch of entries, column by column: entry i is (seq[i] or firstSeq + i, stream[i], its time
- * from timeBase and timeDelta, line[i]). Columns parse about three times faster than an array
- * of objects, which is what lets a stream run at over a million lines a second. Every column
+ * from timeBase and timeDelta, line[i]). Columns parse much faster than an array of objects
+ * (one object per line was the slowest form measured; BENCHMARKS.md, "stream"). Every column
  * holds one value per entry (checked by the decoder), and seq increases strictly within a frame.
  */
 export const DataFrame = Type.Object(
@@ -199,11 +199,19 @@ export const DataFrame = Type.Object(
   },
   { $id: "ExecutionLogs.Data/v1" },
 );
+/** A data frame as it goes on the wire (what `encode` takes): the schema's own shape. */
+export type WireDataFrame = Static<typeof DataFrame>;
 /**
- * A decoded data frame: whichever form it travelled in, its lines are in `line`; `time` holds
- * its entries' capture times, decoded from timeBase and timeDelta.
+ * A data frame as `decodeFrame` returns it: whichever form it travelled in, its lines are in
+ * `line`; `time` holds its entries' capture times, decoded from timeBase and timeDelta (not a
+ * wire field). Read its entries with EntryJoiner (whole lines) or dataFrameEntries (one frame).
  */
-export type DataFrame = Omit<Static<typeof DataFrame>, "line"> & { line: string[]; time: number[] };
+export type DecodedDataFrame = Omit<WireDataFrame, "line"> & { line: string[]; time: number[] };
+/**
+ * @deprecated The decoded data frame under its old name: use DecodedDataFrame (or WireDataFrame
+ * for what goes on the wire). Removed in a later release.
+ */
+export type DataFrame = DecodedDataFrame;
 
 export const EndFrame = Type.Object(
   {
@@ -259,7 +267,8 @@ export const StreamFrame = Type.Union(
   [AcceptedFrame, DataFrame, EndFrame, ErrorFrame, NoticeFrame],
   { $id: "ExecutionLogs.StreamFrame/v1" },
 );
-export type StreamFrame = AcceptedFrame | DataFrame | EndFrame | ErrorFrame | NoticeFrame;
+/** A frame as `decodeFrame` returns it (a data frame decoded, see DecodedDataFrame). */
+export type StreamFrame = AcceptedFrame | DecodedDataFrame | EndFrame | ErrorFrame | NoticeFrame;
 
 export const CreditGrant = Type.Object(
   {
@@ -372,10 +381,11 @@ export const schemasV1 = {
   NoticeFrame,
 } as const;
 
+/** A message as it goes on the wire (what `encode` takes). */
 export type MessageV1 =
   | LogRequest
   | AcceptedFrame
-  | DataFrame
+  | WireDataFrame
   | EndFrame
   | ErrorFrame
   | ControlMessage
@@ -384,3 +394,6 @@ export type MessageV1 =
   | LocateRequest
   | LocateAnswer
   | NoticeFrame;
+
+/** A message as `decodeMessage` returns it: a data frame comes decoded. */
+export type DecodedMessageV1 = Exclude<MessageV1, WireDataFrame> | DecodedDataFrame;

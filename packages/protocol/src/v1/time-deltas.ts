@@ -5,8 +5,8 @@ import { Buffer } from "node:buffer";
  * previous entry's (the first entry's minus `timeBase`), written in base64 VLQ, the encoding of
  * source maps. A delta in -15..15 ms (most lines of a burst share a millisecond or follow
  * closely) is one character. Why not a JSON array of numbers: the requester's JSON.parse of a
- * 304-entry header took about 35 ns per line with one, against 17 with this string, decoding
- * included.
+ * frame's header costs per number, and one string of deltas parses in about half the time,
+ * decoding included (BENCHMARKS.md, "stream", timeDelta).
  *
  * Digits are 6 bits (A-Z a-z 0-9 + /), least significant first; bit 5 says another digit follows.
  * The first digit's bit 0 is the sign and bits 1-4 the low 4 bits of the magnitude; each further

@@ -17,7 +17,7 @@ import {
   encode,
   encodeDataFrame,
 } from "./codec.js";
-import { type DataFrame, MessageType, type MessageV1 } from "./schemas.js";
+import { type DecodedDataFrame, MessageType, type MessageV1 } from "./schemas.js";
 
 const dir = new URL("../../fixtures/v1/wire/", import.meta.url);
 const names = readdirSync(dir)
@@ -46,7 +46,7 @@ const kindDecoder: Record<string, (bytes: Uint8Array) => unknown> = {
 /** The bytes our encoder writes for a decoded message: data frames take the producer's path. */
 function encoded(message: MessageV1): Uint8Array {
   if (message.type !== MessageType.Data) return encode(message);
-  const frame = message as DataFrame;
+  const frame = message as DecodedDataFrame;
   return encodeDataFrame(frame.streamId, frame.n, dataFrameEntries(frame), frame.partial === true);
 }
 
@@ -67,7 +67,7 @@ describe("wire-exact v1 fixtures", () => {
     );
     const data = messages.filter((m) => m.message.type === MessageType.Data);
     const hasBody = (m: (typeof data)[number]) => m.bytes.includes(0x0a);
-    const frame = (m: (typeof data)[number]) => m.message as DataFrame;
+    const frame = (m: (typeof data)[number]) => m.message as DecodedDataFrame;
     // Body form with firstSeq, body form with the seq column, the line (JSON array) form for a
     // frame holding a line with a newline, a partial frame and its continuation.
     expect(data.some((m) => hasBody(m) && frame(m).firstSeq !== undefined)).toBe(true);
@@ -86,7 +86,7 @@ describe("wire-exact v1 fixtures", () => {
       const message = decoded(name);
       if (message.type !== MessageType.Data) continue;
       const lineForm = !wire(name).includes(0x0a);
-      expect(lineForm, name).toBe((message as DataFrame).line.some((l) => l.includes("\n")));
+      expect(lineForm, name).toBe((message as DecodedDataFrame).line.some((l) => l.includes("\n")));
     }
   });
 
