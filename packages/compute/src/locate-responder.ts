@@ -12,6 +12,7 @@ import {
   MessageType,
   silentLogger,
 } from "@tailwire/protocol";
+import { integerOption } from "@tailwire/protocol/internal";
 import type { CatalogChange, ExecutionCatalog } from "./execution-catalog.js";
 import { DEFAULTS } from "./server/options.js";
 import { RateLimiter } from "./server/rate-limiter.js";
@@ -60,9 +61,11 @@ export class LocateResponder {
     this.#nc = options.connection;
     this.#catalog = options.catalog;
     this.#log = options.logger ?? silentLogger;
-    this.#maxRate = options.maxLookupsPerSecond ?? DEFAULTS.locate.maxLookupsPerSecond;
-    if (!Number.isSafeInteger(this.#maxRate) || this.#maxRate < 1)
-      throw new RangeError(`maxLookupsPerSecond must be an integer >= 1, got ${this.#maxRate}`);
+    this.#maxRate = integerOption(
+      "maxLookupsPerSecond",
+      options.maxLookupsPerSecond ?? DEFAULTS.locate.maxLookupsPerSecond,
+      1,
+    );
     this.#rate = new RateLimiter(this.#maxRate, undefined, this.#maxRate * 2);
   }
 

@@ -1,6 +1,7 @@
 // The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LIMITS, type Logger } from "@tailwire/protocol";
+import { integerOption } from "@tailwire/protocol/internal";
 import type { LogSource } from "../log-source.js";
 
 export interface LogStreamServerLimits {
@@ -76,11 +77,9 @@ export interface ResolvedOptions {
   logger: Logger;
 }
 
+/** An option or its default, checked by the one integer rule all packages share. */
 function int(value: number | undefined, fallback: number, min: number, name: string): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min)
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  return v;
+  return integerOption(name, value ?? fallback, min);
 }
 
 export function resolveOptions(options: LogStreamServerOptions, silent: Logger): ResolvedOptions {

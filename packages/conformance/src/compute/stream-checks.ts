@@ -1,8 +1,11 @@
 // The checks of one stream's frames as received: numbering, seq rules, both data-frame forms,
 // split lines, credit, frame sizes, Accepted and End, and the entries against what was expected.
+// It joins split lines itself rather than through protocol's EntryJoiner, on purpose: a checker
+// must not share the code it judges (a bug there would pass in both), and it reports every
+// problem by rule where EntryJoiner throws at the first.
 import {
   type AcceptedFrame,
-  type DataFrame,
+  type DecodedDataFrame,
   dataFrameSeq,
   type EndFrame,
   type LogEntry,
@@ -114,7 +117,7 @@ export function checkStream(r: Recorder, stream: PlayedStream, expect: Expectati
       break;
     }
     if (frame.type !== MessageType.Data) continue;
-    const data: DataFrame = frame;
+    const data: DecodedDataFrame = frame;
     const bytes = received.raw.byteLength;
     sent += bytes;
     if (bytes > max) sizes ??= `frame ${n} is ${bytes} bytes, maxFrameBytes ${max}`;
