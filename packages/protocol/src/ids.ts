@@ -1,3 +1,4 @@
+// Identifier rules (node, execution, job and stream ids) and new stream ids.
 import { randomBytes } from "node:crypto";
 
 /**

@@ -1,3 +1,5 @@
+// @tailwire/protocol's public API (what sibling packages share but users must not rely on is in
+// internal.ts).
 export * from "./errors.js";
 export * from "./ids.js";
 export * from "./locate-subjects.js";

@@ -1,3 +1,4 @@
+// The NATS subjects of ExecutionLogs/v1: request, control, stream inbox and heartbeat.
 import { isNodeId, isStreamId } from "./ids.js";
 
 /**

@@ -1,3 +1,4 @@
+// @tailwire/requester's public API.
 // Re-exported so consumers can `catch (e) { if (e instanceof ComputeNodeLostError) ... }`
 // without depending on @tailwire/protocol themselves.
 export {

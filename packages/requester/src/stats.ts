@@ -1,3 +1,4 @@
+// The client's counters and the shape of its stats() snapshot.
 /** Why a stream ended; one counter each in `stats().streamsEnded`. */
 export type EndCause = "completed" | "cancelled" | "compute_node_lost" | "error" | "protocol_error";
 

@@ -1,3 +1,4 @@
+// The v1 codec: encoding and validating decoding of every message, with byte bounds per kind.
 import { Buffer, isAscii, isUtf8 } from "node:buffer";
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";

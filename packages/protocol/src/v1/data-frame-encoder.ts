@@ -1,3 +1,4 @@
+// The data frame encoder, the producer's hot path: entries to wire bytes without JSON.stringify.
 import { Buffer } from "node:buffer";
 import { type LogEntry, MessageType } from "./schemas.js";
 import { checkTime, encodeTimeDeltas, writeDelta } from "./time-deltas.js";

@@ -1,3 +1,5 @@
+// The data-frame size model: what each part of a frame costs in the layout the encoder writes, so
+// a producer can pack frames under a byte limit without encoding them twice (internal).
 import { Buffer } from "node:buffer";
 import { MessageType } from "./schemas.js";
 import { deltaChars } from "./time-deltas.js";

@@ -1,3 +1,4 @@
+// The JSON Schema of v1 (schema/v1.json), generated from the TypeBox schemas.
 import { schemasV1 } from "./schemas.js";
 
 /**

@@ -1,3 +1,4 @@
+// The v1 message schemas (TypeBox), their static types and the protocol's bounds (LIMITS).
 import { type Static, Type } from "@sinclair/typebox";
 import {
   EXECUTION_ID_PATTERN,

@@ -1,3 +1,4 @@
+// The time column's compact form: capture-time deltas as base64 VLQ text, encoded and decoded.
 import { Buffer } from "node:buffer";
 
 /**
