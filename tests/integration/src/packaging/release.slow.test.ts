@@ -327,7 +327,8 @@ describe("npm init -y && npm i @tailwire/requester @nats-io/transport-node", () 
       "utf8",
     );
     const program = readmeBlocks(readme, "README.md")[0]!.source;
-    expect(program).toContain('nodeId: "compute-1", executionId: "job-42"');
+    expect(program).toContain('computeNodeId: "compute-1"');
+    expect(program).toContain('executionId: "job-42"');
     // The README connects to the default local server; this test's server has its own port.
     const script = join(project, "readme.mjs");
     await writeFile(script, program.replace("nats://127.0.0.1:4222", natsUrl));
