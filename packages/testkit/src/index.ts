@@ -13,6 +13,7 @@ export {
   TimeoutError,
 } from "./errors.js";
 export { type FindNatsServerOptions, findNatsServerBinary } from "./find-binary.js";
+export { LogTextGenerator, type LogTextOptions } from "./log-text.js";
 export {
   type AuthorizationOptions,
   authorizationConfig,
