@@ -15,6 +15,7 @@ const BENCHES = {
   retention: () => import("./retention.mjs"),
   gateway: () => import("./gateway.mjs"),
   locate: () => import("./locate.mjs"),
+  codecs: () => import("./codecs.mjs"),
 };
 
 const args = process.argv.slice(2);
