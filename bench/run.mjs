@@ -16,6 +16,7 @@ const BENCHES = {
   gateway: () => import("./gateway.mjs"),
   locate: () => import("./locate.mjs"),
   codecs: () => import("./codecs.mjs"),
+  wan: () => import("./wan.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -8,10 +8,9 @@
 // VM). The paths are therefore measured in alternating rounds after a warm-up of each producer
 // process, and the figures are the medians; CPU time per line of each process (from /proc) shows
 // where the time goes whatever the scheduling.
-import { readFileSync } from "node:fs";
 import { LogStreamClient } from "@tailwire/requester";
 import { NodeProcess } from "@tailwire/testkit";
-import { connectTo, percentile, round, withServer } from "./lib.mjs";
+import { connectTo, cpuMsOf, percentile, round, withServer } from "./lib.mjs";
 
 export const description =
   "one stream of 200-byte lines, compute and requester processes, tailwire vs raw NATS";
@@ -31,16 +30,6 @@ function producer(server, mode, count, linesPerMessage) {
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : [],
   });
-}
-
-/** CPU milliseconds (user + system) a process has used so far, or NaN off Linux. */
-function cpuMsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Runs `consume` and reports its throughput and each process's CPU time per line. */
