@@ -21,6 +21,7 @@ import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
 import { Admission, replyRefusal } from "./server/admission.js";
+import { codecFor } from "./server/frame-compression.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
 import { endFrame, errorFrame, messageOf } from "./server/frames.js";
 import { linkHost } from "./server/link-host.js";
@@ -275,7 +276,13 @@ export class LogStreamServer {
         this.#options.maxFrameBytes,
         this.#maxPayload(),
       );
-      stream.accept(reader, maxFrameBytes, this.nodeId, this.#streamHost);
+      stream.accept(
+        reader,
+        maxFrameBytes,
+        this.nodeId,
+        this.#streamHost,
+        codecFor(request, this.#options.codecs),
+      );
     } catch (error) {
       this.#fail(stream, error);
       await reader.close().catch(() => {});

@@ -3,7 +3,6 @@
 // and its credit: the window, the bytes received and granted, and when to grant more.
 import {
   type AcceptedFrame,
-  decodeFrame,
   type EndFrame,
   LIMITS,
   type LogEntry,
@@ -17,8 +16,15 @@ import {
 } from "@tailwire/protocol";
 import { monotonicNow } from "./clock.js";
 import { CreditMeter } from "./credit-meter.js";
+import { acceptedCodec, keepsItsCode, receiveFrame } from "./frame-decompression.js";
 import { FrameReader } from "./frame-reader.js";
 import type { RemovedNotice } from "./notices.js";
+
+/** What an attempt's request says of its link (all optional: a test's attempt needs none). */
+export interface AttemptLink {
+  /** The codecs the request offers for compressed frames. */
+  compression?: readonly string[];
+}
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
@@ -71,6 +77,9 @@ export class Attempt {
   /** The largest data frame the compute node said it sends (Accepted); 0 until accepted. */
   #maxFrameBytes = 0;
   #detached = false;
+  /** The codecs the request offered, and the one Accepted named (undefined: plain frames). */
+  readonly #offered: readonly string[];
+  #codec: string | undefined;
 
   constructor(
     streamId: string,
@@ -78,13 +87,21 @@ export class Attempt {
     window: number,
     creditBatchWindow: number,
     resumeFrom?: number,
+    /** What the request says of its link: the codecs it offers (PROTOCOL.md "Compressed frames"). */
+    link: AttemptLink = {},
   ) {
+    this.#offered = link.compression ?? [];
     this.streamId = streamId;
     this.computeNodeId = computeNodeId;
     this.window = window;
     this.resumeFrom = resumeFrom;
     this.#reader = new FrameReader(streamId, computeNodeId);
     this.#credit = new CreditMeter(creditBatchWindow);
+  }
+
+  /** The link options of a client's attempts. */
+  static linkOf(options: { compression: readonly string[] }): AttemptLink {
+    return { compression: options.compression };
   }
 
   /**
@@ -141,24 +158,28 @@ export class Attempt {
         error: new ProtocolError(`unexpected NATS status ${statusText} on the stream inbox`),
       };
     }
-    const decoded = tryDecode(decodeFrame, data);
+    const link = { codec: this.#codec, maxFrameBytes: this.#maxFrameBytes };
+    const decoded = tryDecode((bytes) => receiveFrame(bytes, link), data);
     if (!decoded.ok) {
+      const error = decoded.error;
       return {
         kind: "rejected",
-        error: new ProtocolError(`invalid frame: ${decoded.error.message}`, {
-          cause: decoded.error,
-        }),
+        // A decompression bomb keeps its PAYLOAD_TOO_LARGE: a retry would get the same frame.
+        error: keepsItsCode(error)
+          ? error
+          : new ProtocolError(`invalid frame: ${error.message}`, { cause: error }),
       };
     }
-    const frame = decoded.value;
-    const bytes = data.byteLength;
+    const frame = decoded.value.frame;
+    // Credit bytes: the wire bytes (for a compressed frame at least its size / 16).
+    const bytes = decoded.value.creditBytes;
     if (frame.type === MessageType.Data) {
       // Before Accepted the frame reader reports the gap; after it, the stated size is a bound.
-      if (this.#maxFrameBytes > 0 && bytes > this.#maxFrameBytes) {
+      if (this.#maxFrameBytes > 0 && data.byteLength > this.#maxFrameBytes) {
         return {
           kind: "rejected",
           error: new ProtocolError(
-            `a data frame of ${bytes} bytes exceeds the stream's maxFrameBytes ${this.#maxFrameBytes}`,
+            `a data frame of ${data.byteLength} bytes exceeds the stream's maxFrameBytes ${this.#maxFrameBytes}`,
           ),
         };
       }
@@ -225,6 +246,11 @@ export class Attempt {
         at,
         error: new ProtocolError(`asked for entries after seq ${from}, accepted after ${after}`),
       };
+    }
+    try {
+      this.#codec = acceptedCodec(frame.compression, this.#offered);
+    } catch (error) {
+      return { kind: "rejected", at, error: asTailwireError(error) };
     }
     // Accepted only as asked: a stream broken here was never accepted for liveness either.
     this.#acceptedAt = at;

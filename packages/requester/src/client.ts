@@ -123,7 +123,14 @@ export class LogStreamClient {
     }
     const request = streamRequestOf(options, computeNodeId);
     const window = this.#options.windowBytes;
-    const attempt = new Attempt(newStreamId(), computeNodeId, window, window);
+    const attempt = new Attempt(
+      newStreamId(),
+      computeNodeId,
+      window,
+      window,
+      undefined,
+      Attempt.linkOf(this.#options),
+    );
     // Encode before registering anything: invalid options must leave no state behind.
     const payload = encode(
       logRequestFor(request, this.#options, attempt.streamId, window, undefined),

@@ -1,16 +1,19 @@
 // The client's and streamLogs' options: their types, defaults and the checks run up front.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  type CompressionCodec,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   LIMITS,
   type Logger,
   type LogStreamName,
   maxHeartbeatTimeoutMs,
+  resolveCodecs,
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
 import { integerOption as integer } from "@tailwire/protocol/internal";
 import type { ExecutionLocator } from "./execution-locator.js";
+
 import {
   RESUME_DEFAULTS,
   type ResumeAfterComputeLostOptions,
@@ -37,6 +40,12 @@ export interface LogStreamClientOptions {
   acceptTimeoutMs?: number;
   /** Initial credit per stream in data-frame bytes; bounds each stream's buffer. */
   windowBytes?: number;
+  /**
+   * Codecs offered for compressed data frames (PROTOCOL.md "Compressed frames"), most wanted
+   * first. Default: every codec available here (zstd when its optional native module is
+   * installed, then brotli); false: plain frames only.
+   */
+  compression?: readonly CompressionCodec[] | false;
   /**
    * Finds the compute node of a `streamLogs` without one, and a job's executions. Default: a
    * NatsExecutionLocator on this connection (created on first use). An orchestrator that knows
@@ -66,6 +75,7 @@ export interface ResolvedOptions {
   computeLostAfterMissed: number;
   acceptTimeoutMs: number;
   windowBytes: number;
+  compression: CompressionCodec[];
   unlistedGraceMs: number;
   /** undefined = resume disabled. */
   resume: ResumePolicy | undefined;
@@ -123,6 +133,7 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       LIMITS.minWindowBytes,
       LIMITS.maxWindowBytes,
     ),
+    compression: resolveCodecs(options.compression),
     unlistedGraceMs: integer(
       "unlistedGraceMs",
       options.unlistedGraceMs ?? DEFAULTS.unlistedGraceMs,

@@ -221,6 +221,7 @@ export class StreamLifecycle {
       window,
       windowBytes,
       resumeFrom,
+      Attempt.linkOf(this.#options),
     );
     let payload: Uint8Array;
     try {

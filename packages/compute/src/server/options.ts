@@ -1,6 +1,6 @@
 // The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LIMITS, type Logger } from "@tailwire/protocol";
+import { type CompressionCodec, LIMITS, type Logger, resolveCodecs } from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
 import type { LogSource } from "../log-source.js";
 
@@ -45,6 +45,13 @@ export interface LogStreamServerOptions {
     /** How long a partly filled frame waits for more entries (default 2 ms; 0 = send at once). */
     lingerMs?: number;
   };
+  /**
+   * Codecs this node may compress data frames with, in its order of preference; a stream gets
+   * the first its requester offered (PROTOCOL.md "Compressed frames"). Default: every codec
+   * available here (zstd when its optional native module is installed, then brotli); false:
+   * plain frames only.
+   */
+  compression?: readonly CompressionCodec[] | false;
 }
 
 /**
@@ -74,6 +81,7 @@ export interface ResolvedOptions {
   maxMissed: number;
   maxFrameBytes: number;
   lingerMs: number;
+  codecs: CompressionCodec[];
   logger: Logger;
 }
 
@@ -124,6 +132,7 @@ export function resolveOptions(options: LogStreamServerOptions, silent: Logger):
       "batching.maxFrameBytes",
     ),
     lingerMs: int(options.batching?.lingerMs, d.batching.lingerMs, 0, "batching.lingerMs"),
+    codecs: resolveCodecs(options.compression),
     logger: options.logger ?? silent,
   };
 }
