@@ -16,7 +16,9 @@ const linesPerMessage = Number(perMessageArg);
 const LINE_BYTES = 200;
 const nc = await connect({ servers: url, name: `producer-${mode}` });
 const generator = new LogTextGenerator({ seed: 21 });
-const lineOf = text === "logs" ? () => generator.next() : (i) => makeLine(i, LINE_BYTES);
+// Flat strings, like lines cut from a read buffer (the generator's are ropes of its parts).
+const flat = (line) => Buffer.from(line, "latin1").toString("latin1");
+const lineOf = text === "logs" ? () => flat(generator.next()) : (i) => makeLine(i, LINE_BYTES);
 
 /** Where each raw message's lines start: fixed counts, or as many as a 64 KiB frame holds. */
 function batchStarts(lines) {
