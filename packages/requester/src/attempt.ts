@@ -3,6 +3,7 @@
 // and its credit: the window, the bytes received and granted, and when to grant more.
 import {
   type AcceptedFrame,
+  COMPRESSED_EXPANSION_LIMIT,
   type EndFrame,
   LIMITS,
   type LogEntry,
@@ -14,8 +15,8 @@ import {
   TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
+import { AdaptiveCredit } from "./adaptive-credit.js";
 import { monotonicNow } from "./clock.js";
-import { CreditMeter } from "./credit-meter.js";
 import { acceptedCodec, keepsItsCode, receiveFrame } from "./frame-decompression.js";
 import { FrameReader } from "./frame-reader.js";
 import type { RemovedNotice } from "./notices.js";
@@ -24,6 +25,8 @@ import type { RemovedNotice } from "./notices.js";
 export interface AttemptLink {
   /** The codecs the request offers for compressed frames. */
   compression?: readonly string[];
+  /** The memory cap the adaptive window may grow to (default: the window stays as it is). */
+  maxWindowBytes?: number;
 }
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
@@ -68,7 +71,7 @@ export class Attempt {
   /** For a resumed attempt: the fromSeq asked, which the Accepted frame's afterSeq must equal. */
   readonly resumeFrom: number | undefined;
   readonly #reader: FrameReader;
-  readonly #credit: CreditMeter;
+  readonly #credit: AdaptiveCredit;
   #acceptedAt: number | undefined;
   #acceptTimer: NodeJS.Timeout | undefined;
   /** Data-frame bytes received and credit granted so far: received may never pass window + granted. */
@@ -96,12 +99,16 @@ export class Attempt {
     this.window = window;
     this.resumeFrom = resumeFrom;
     this.#reader = new FrameReader(streamId, computeNodeId);
-    this.#credit = new CreditMeter(creditBatchWindow);
+    this.#credit = new AdaptiveCredit(
+      window,
+      creditBatchWindow,
+      link.maxWindowBytes ?? creditBatchWindow,
+    );
   }
 
   /** The link options of a client's attempts. */
-  static linkOf(options: { compression: readonly string[] }): AttemptLink {
-    return { compression: options.compression };
+  static linkOf(options: { compression: readonly string[]; maxWindowBytes: number }): AttemptLink {
+    return { compression: options.compression, maxWindowBytes: options.maxWindowBytes };
   }
 
   /**
@@ -185,6 +192,7 @@ export class Attempt {
       }
       // Enforced, not just trusted: the window is what bounds this stream's memory.
       this.#receivedBytes += bytes;
+      this.#credit.received(bytes);
       if (this.#receivedBytes > this.window + this.#grantedBytes) {
         return {
           kind: "rejected",
@@ -256,6 +264,7 @@ export class Attempt {
     this.#acceptedAt = at;
     this.#maxFrameBytes = frame.maxFrameBytes;
     this.#credit.fitFrames(frame.maxFrameBytes);
+    if (this.#codec !== undefined) this.#credit.setExpansion(COMPRESSED_EXPANSION_LIMIT);
     return { kind: "accepted", frame, at };
   }
 

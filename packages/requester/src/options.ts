@@ -38,8 +38,15 @@ export interface LogStreamClientOptions {
   computeLostAfterMissed?: number;
   /** Time a compute node has to answer a request with Accepted or Error. */
   acceptTimeoutMs?: number;
-  /** Initial credit per stream in data-frame bytes; bounds each stream's buffer. */
+  /** Initial credit per stream in data-frame bytes; the least a stream's window is kept at. */
   windowBytes?: number;
+  /**
+   * The memory cap per stream: how far its window may grow to fill a fast, distant link
+   * (PROTOCOL.md "Flow control", the adaptive window), in bytes of data held once decompressed
+   * (a compressed stream's window grows to a sixteenth of it). Default 64 MiB; windowBytes (or
+   * less) keeps the window fixed.
+   */
+  maxWindowBytes?: number;
   /**
    * Codecs offered for compressed data frames (PROTOCOL.md "Compressed frames"), most wanted
    * first. Default: every codec available here (zstd when its optional native module is
@@ -75,6 +82,7 @@ export interface ResolvedOptions {
   computeLostAfterMissed: number;
   acceptTimeoutMs: number;
   windowBytes: number;
+  maxWindowBytes: number;
   compression: CompressionCodec[];
   unlistedGraceMs: number;
   /** undefined = resume disabled. */
@@ -87,6 +95,7 @@ export const DEFAULTS = {
   computeLostAfterMissed: 3,
   acceptTimeoutMs: 5_000,
   windowBytes: 4 * 1024 * 1024,
+  maxWindowBytes: 64 * 1024 * 1024,
   unlistedGraceMs: 1_000,
 } as const;
 
@@ -132,6 +141,12 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       options.windowBytes ?? DEFAULTS.windowBytes,
       LIMITS.minWindowBytes,
       LIMITS.maxWindowBytes,
+    ),
+    maxWindowBytes: integer(
+      "maxWindowBytes",
+      options.maxWindowBytes ?? DEFAULTS.maxWindowBytes,
+      LIMITS.minWindowBytes,
+      LIMITS.maxSafe,
     ),
     compression: resolveCodecs(options.compression),
     unlistedGraceMs: integer(
