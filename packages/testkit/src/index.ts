@@ -5,6 +5,7 @@ import "./dispose-polyfill.js";
 
 export type { ExitStatus } from "./child-exit.js";
 export { type PollOptions, pollUntil, withDeadline } from "./deadline.js";
+export { DelayRelay, type DelayRelayOptions } from "./delay-relay.js";
 export {
   NatsServerNotFoundError,
   ProcessExitedError,
