@@ -17,7 +17,11 @@ describe("DelayRelay", () => {
     const direct = await connect({ servers: server.url });
     const delayed = await connect({ servers: relay.url });
     try {
-      direct.subscribe("echo", { callback: (_err, msg) => msg.respond(msg.data) });
+      direct.subscribe("echo", {
+        callback: (_err, msg) => {
+          msg.respond(msg.data);
+        },
+      });
       await direct.flush();
       const rtts: number[] = [];
       for (let i = 0; i < 5; i++) rtts.push(await delayed.rtt());
