@@ -336,18 +336,9 @@ export class LogStreamServer {
       return;
     }
     const from = control.sourcePeerId;
-    let ignored = 0;
-    for (const streamId of control.cancel ?? []) {
-      // Keyed by requester too: another requester's cancel simply finds nothing.
-      const stream = this.#registry.find(from, streamId);
-      if (stream) this.#end(stream, "cancelled");
-      else ignored++;
-    }
-    for (const grant of control.credit ?? []) {
-      const stream = this.#registry.find(from, grant.streamId);
-      if (stream) stream.credit.grant(grant.bytes);
-      else ignored++;
-    }
+    const ignored = this.#registry.applyControl(from, control, (stream) =>
+      this.#end(stream, "cancelled"),
+    );
     if (ignored > 0) {
       this.#counters.controlRejected += ignored;
       this.#log.debug(
