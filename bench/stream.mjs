@@ -89,7 +89,7 @@ async function tailwire(server, child, count, { batches = false, compression = f
   const client = new LogStreamClient({
     connection: nc,
     nodeId: "bench-requester",
-    ...(compression ? {} : { compression: false }),
+    compression,
   });
   try {
     return await measured(server, child, count, async () => {

@@ -96,7 +96,7 @@ async function tailwire(setup, count, compression) {
   const client = new LogStreamClient({
     connection: nc,
     nodeId: "bench-requester",
-    ...(compression ? {} : { compression: false }),
+    compression: Boolean(compression),
   });
   try {
     return await measured(setup, count, setup.tailwireProducer.pid, async () => {

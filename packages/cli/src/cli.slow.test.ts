@@ -211,6 +211,12 @@ describe("tailwire exec + compute + logs", () => {
     expect(run.stderr).toEqual(["e1", "e2", "e3", exitedLine("done-1", 3)]);
   });
 
+  it("--compress asks for compressed frames and prints the same lines", async () => {
+    const run = await logs("done-1", "c1", "--compress", "--json");
+    expect(run.code).toBe(0);
+    expect(jsonOf(run).entries).toEqual(done1);
+  });
+
   it("--exit-code exits with the job's code; 11 when it has none yet", async () => {
     const run = await logs("done-1", "c1", "--exit-code");
     expect(run.code).toBe(3);

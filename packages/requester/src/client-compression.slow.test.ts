@@ -22,7 +22,7 @@ const entries = lines.map((line, i) => ({ seq: i + 1, line }));
 
 describe("LogStreamClient: compressed frames", () => {
   it("offers what it has, reads compressed frames and plain ones of the same stream", async () => {
-    const { client } = await rig.client();
+    const { client } = await rig.client({ compression: true });
     const compute = await rig.compute();
     const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-1" });
     const remote = await compute.nextRequest();
@@ -46,7 +46,13 @@ describe("LogStreamClient: compressed frames", () => {
     expect((await stream.accepted).compression).toBe("zstd");
   });
 
-  it("offers nothing with compression: false, and reads a node that names no codec as before", async () => {
+  it("offers nothing by default or with compression: false, and reads a node that names no codec as before", async () => {
+    const byDefault = (await rig.client()).client;
+    const other = await rig.compute();
+    const unasked = byDefault.streamLogs({ nodeId: other.nodeId, executionId: "exec-0" });
+    const plainByDefault = await other.nextRequest();
+    expect("compression" in plainByDefault.request).toBe(false);
+    unasked.cancel();
     const { client } = await rig.client({ compression: false });
     const compute = await rig.compute();
     const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-1" });
@@ -62,7 +68,7 @@ describe("LogStreamClient: compressed frames", () => {
   });
 
   it("ends the stream with PROTOCOL_ERROR for a compressed frame when Accepted named no codec", async () => {
-    const { client } = await rig.client();
+    const { client } = await rig.client({ compression: true });
     const compute = await rig.compute();
     const stream = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-1" });
     const remote = await compute.nextRequest();
@@ -84,7 +90,7 @@ describe("LogStreamClient: compressed frames", () => {
   });
 
   it("a decompression bomb ends only its stream, with PAYLOAD_TOO_LARGE; another stream goes on", async () => {
-    const { client } = await rig.client({ resume: {} });
+    const { client } = await rig.client({ resume: {}, compression: true });
     const compute = await rig.compute();
     const bombed = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-bomb" });
     const healthy = client.streamLogs({ nodeId: compute.nodeId, executionId: "exec-ok" });

@@ -49,10 +49,12 @@ export interface LogStreamClientOptions {
   maxWindowBytes?: number;
   /**
    * Codecs offered for compressed data frames (PROTOCOL.md "Compressed frames"), most wanted
-   * first. Default: every codec available here (zstd when its optional native module is
-   * installed, then brotli); false: plain frames only.
+   * first; true: every codec available here (zstd when its optional native module is installed,
+   * then brotli). Default false (plain frames only): opt in for constrained links. Off by
+   * default because a compressed stream may hold up to 16 times its wire window once decoded
+   * (bounded by maxWindowBytes), and on loopback it saves bytes, not time (BENCHMARKS.md).
    */
-  compression?: readonly CompressionCodec[] | false;
+  compression?: readonly CompressionCodec[] | boolean;
   /**
    * Finds the compute node of a `streamLogs` without one, and a job's executions. Default: a
    * NatsExecutionLocator on this connection (created on first use). An orchestrator that knows
@@ -148,7 +150,10 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       LIMITS.minWindowBytes,
       LIMITS.maxSafe,
     ),
-    compression: resolveCodecs(options.compression),
+    compression:
+      options.compression === undefined || options.compression === false
+        ? []
+        : resolveCodecs(options.compression === true ? undefined : options.compression),
     unlistedGraceMs: integer(
       "unlistedGraceMs",
       options.unlistedGraceMs ?? DEFAULTS.unlistedGraceMs,

@@ -51,6 +51,8 @@ export interface LogsOptions extends NatsCliOptions {
   heartbeatTimeoutMs: number | undefined;
   computeLostAfterMissed: number;
   acceptTimeoutMs: number;
+  /** Offer compressed frames (for links where bytes are the limit). */
+  compress?: boolean;
 }
 
 export function registerLogs(program: Command, logger: () => CliLogger): void {
@@ -75,6 +77,10 @@ export function registerLogs(program: Command, logger: () => CliLogger): void {
       positiveInteger,
     )
     .option("-f, --follow", "keep printing new lines until the execution completes")
+    .option(
+      "--compress",
+      "ask for compressed frames (zstd or brotli): fewer bytes over slow or distant links",
+    )
     .option(
       "-n, --tail <n>",
       'only the last N lines (0 = only new lines; "all" or -1 = every line, the default)',
@@ -226,6 +232,7 @@ export async function openClient(
         ? {}
         : { heartbeatTimeoutMs: options.heartbeatTimeoutMs }),
       computeLostAfterMissed: options.computeLostAfterMissed,
+      ...(options.compress ? { compression: true } : {}),
       acceptTimeoutMs: options.acceptTimeoutMs,
     });
     return { nc, client };
