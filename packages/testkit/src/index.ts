@@ -20,6 +20,8 @@ export {
   computePermissions,
   type NatsPermissions,
   type NatsSubjectPermission,
+  PERMISSION_TABLES,
+  type PermissionTable,
   type RoleUser,
   requesterPermissions,
   userConfig,
@@ -35,6 +37,11 @@ export {
 } from "./nats-config.js";
 export { NatsServer, type NatsServerOptions } from "./nats-server.js";
 export { type LinePattern, NodeProcess, type NodeProcessOptions } from "./node-process.js";
+export {
+  OldRelease,
+  type OldReleaseOptions,
+  type OldReleaseProjectOptions,
+} from "./old-release.js";
 export type { NatsPorts } from "./ports-file.js";
 export {
   createTestCA,

@@ -68,7 +68,14 @@ export interface RequesterStatsEvent extends ChaosEvent {
   droppedControl: number;
 }
 
-export interface ComputeConfig {
+/** A node's NATS login under a permission table (and a compute node's own inbox prefix). */
+export interface NatsLogin {
+  user?: string;
+  pass?: string;
+  inboxPrefix?: string;
+}
+
+export interface ComputeConfig extends NatsLogin {
   nodeId: string;
   executions: string[];
   heartbeatTimeoutMs?: number;
@@ -76,8 +83,10 @@ export interface ComputeConfig {
   tickMs?: number;
 }
 
-export interface RequesterConfig {
+export interface RequesterConfig extends NatsLogin {
   nodeId: string;
+  /** Which wire versions the requester may use (LogStreamClientOptions.protocol). */
+  protocol?: string;
   lazy?: boolean;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -98,18 +107,25 @@ export class ChaosNode extends EventProcess<ChaosEvent> {
     this.nodeId = nodeId;
   }
 
-  static async compute(config: ComputeConfig & { url: string; dir: string }): Promise<ChaosNode> {
+  /** `fixtures`: where the scripts are (another release's copy of them: the upgrade tests). */
+  static async compute(
+    config: ComputeConfig & { url: string; dir: string },
+    fixtures: URL = FIXTURES,
+  ): Promise<ChaosNode> {
     const proc = await startScript(
-      new URL("compute-node.mjs", FIXTURES),
+      new URL("compute-node.mjs", fixtures),
       { heartbeatTimeoutMs: 2000, maxMissed: TIMING.maxMissed, ...config },
       { readyTimeoutMs: 20_000 },
     );
     return new ChaosNode(proc, config.nodeId);
   }
 
-  static async requester(config: RequesterConfig & { url: string }): Promise<ChaosNode> {
+  static async requester(
+    config: RequesterConfig & { url: string },
+    fixtures: URL = FIXTURES,
+  ): Promise<ChaosNode> {
     const proc = await startScript(
-      new URL("requester-node.mjs", FIXTURES),
+      new URL("requester-node.mjs", fixtures),
       {
         heartbeatIntervalMs: TIMING.heartbeatIntervalMs,
         heartbeatTimeoutMs: TIMING.heartbeatTimeoutMs,
