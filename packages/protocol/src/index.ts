@@ -13,6 +13,7 @@ export { rejectionInbox } from "./v1/rejection-inbox.js";
 export * from "./v1/schemas.js";
 export * from "./v2/codec.js";
 export { jsonSchemaV2 } from "./v2/json-schema.js";
+export { rejectionInboxV2 } from "./v2/rejection-inbox.js";
 export * from "./v2/schemas.js";
 export * from "./v2/subjects.js";
 export { type ProtocolVersion, SUPPORTED_VERSIONS } from "./versions.js";

@@ -1,6 +1,6 @@
 // The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LIMITS, type Logger } from "@tailwire/protocol";
+import { LIMITS, type Logger, type ProtocolVersion, SUPPORTED_VERSIONS } from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
 import type { LogSource } from "../log-source.js";
 
@@ -39,6 +39,12 @@ export interface LogStreamServerOptions {
    * its executions (MemoryLogStore, FileLogStore); false turns it off.
    */
   locate?: boolean | { maxLookupsPerSecond?: number };
+  /**
+   * The wire versions this node serves (default both, side by side: PROTOCOL.md,
+   * "ExecutionLogs/v2"). `["v2"]` turns v1 serving off once no requester sends it any more
+   * (VERSIONING.md says how to tell); `["v1"]` keeps a node within SECURITY.md's v1 table.
+   */
+  versions?: readonly ProtocolVersion[];
   batching?: {
     /** Largest data frame (default 64 KiB); also bounded by the request's window and the server's max_payload. */
     maxFrameBytes?: number;
@@ -74,6 +80,7 @@ export interface ResolvedOptions {
   maxMissed: number;
   maxFrameBytes: number;
   lingerMs: number;
+  versions: readonly ProtocolVersion[];
   logger: Logger;
 }
 
@@ -124,6 +131,17 @@ export function resolveOptions(options: LogStreamServerOptions, silent: Logger):
       "batching.maxFrameBytes",
     ),
     lingerMs: int(options.batching?.lingerMs, d.batching.lingerMs, 0, "batching.lingerMs"),
+    versions: versionsOf(options.versions),
     logger: options.logger ?? silent,
   };
+}
+
+function versionsOf(versions: readonly ProtocolVersion[] | undefined): readonly ProtocolVersion[] {
+  if (versions === undefined) return SUPPORTED_VERSIONS;
+  if (versions.length === 0 || versions.some((v) => !SUPPORTED_VERSIONS.includes(v))) {
+    throw new RangeError(
+      `versions must be a non-empty list of ${SUPPORTED_VERSIONS.join(", ")}: got ${JSON.stringify(versions)}`,
+    );
+  }
+  return [...new Set(versions)];
 }

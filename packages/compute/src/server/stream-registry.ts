@@ -3,12 +3,17 @@
 // messages and heartbeats all find the same streams, and another requester's ids find nothing.
 import type { RequesterLink } from "./requester-link.js";
 import type { ServedStream } from "./served-stream.js";
+import type { WireDialect } from "./wire-dialect.js";
 
-/** Makes the link (heartbeat loop) of a requester, for its first accepted stream. */
+/**
+ * Makes the link (heartbeat loop) of a requester, for its first accepted stream. A requester's
+ * v1 and v2 streams have two heartbeat subjects, so two links, each heartbeating in its version.
+ */
 export type LinkFactory = (
   key: string,
   requesterNodeId: string,
   heartbeatSubject: string,
+  wire: WireDialect,
 ) => RequesterLink;
 
 export class StreamRegistry {
@@ -65,7 +70,12 @@ export class StreamRegistry {
     const key = linkKey(stream);
     let link = this.#links.get(key);
     if (!link) {
-      link = this.#newLink(key, stream.requesterNodeId, stream.request.heartbeatSubject);
+      link = this.#newLink(
+        key,
+        stream.requesterNodeId,
+        stream.request.heartbeatSubject,
+        stream.wire,
+      );
       this.#links.set(key, link);
     }
     link.add(stream);

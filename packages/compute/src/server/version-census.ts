@@ -20,16 +20,13 @@ export interface VersionStats {
 export class VersionCensus {
   readonly #windowMs: number;
   readonly #now: () => number;
-  readonly #byVersion = new Map<
-    ProtocolVersion,
-    { requests: number; open: number; seen: Map<string, number> }
-  >();
+  readonly #byVersion = new Map<ProtocolVersion, { requests: number; seen: Map<string, number> }>();
 
   constructor(windowMs = RECENT_WINDOW_MS, now: () => number = Date.now) {
     this.#windowMs = windowMs;
     this.#now = now;
     for (const version of SUPPORTED_VERSIONS) {
-      this.#byVersion.set(version, { requests: 0, open: 0, seen: new Map() });
+      this.#byVersion.set(version, { requests: 0, seen: new Map() });
     }
   }
 
@@ -52,15 +49,8 @@ export class VersionCensus {
     return last === undefined || now - last >= this.#windowMs;
   }
 
-  opened(version: ProtocolVersion): void {
-    this.#entry(version).open++;
-  }
-
-  closed(version: ProtocolVersion): void {
-    this.#entry(version).open--;
-  }
-
-  stats(): Record<ProtocolVersion, VersionStats> {
+  /** `open`: the version of every stream open now (the registry owns them, not the census). */
+  stats(open: readonly ProtocolVersion[] = []): Record<ProtocolVersion, VersionStats> {
     const since = this.#now() - this.#windowMs;
     const out = {} as Record<ProtocolVersion, VersionStats>;
     for (const [version, entry] of this.#byVersion) {
@@ -70,7 +60,7 @@ export class VersionCensus {
       }
       out[version] = {
         requests: entry.requests,
-        openStreams: entry.open,
+        openStreams: open.filter((v) => v === version).length,
         recentRequesters: [...entry.seen.keys()].sort(),
       };
     }

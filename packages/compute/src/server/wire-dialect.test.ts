@@ -18,7 +18,7 @@ describe.each([
 ] as [string, WireDialect][])("the %s dialect", (version, wire) => {
   it("writes the fixtures' bytes", () => {
     const cases: [string, Uint8Array][] = [
-      ["end", wire.end(ORANGE, 5, 1200, 0)],
+      ["end", wire.end(ORANGE, 5, { position: 1200, exitCode: 0 })],
       [
         "error-going-away",
         wire.error(ORANGE, "GOING_AWAY", "compute node node-3 is shutting down", 12),

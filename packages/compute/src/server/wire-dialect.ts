@@ -3,6 +3,7 @@
 // sends or reads back (PROTOCOL.md, "ExecutionLogs/v2"). A stream is served in the version it was
 // opened in; everything else about serving it (admission, credit, batching, retention,
 // heartbeats, ending) is the same for both, so the rest of the server asks its stream's dialect.
+// v1's Accepted, End and Error are frames.ts's.
 import {
   decodeHeartbeatResponse,
   decodeHeartbeatResponseV2,
@@ -19,9 +20,8 @@ import {
   subjects,
   subjectsV2,
 } from "@tailwire/protocol";
-
-/** Error frame messages are bounded by the schema (4096); keep them short anyway. */
-const MAX_ERROR_MESSAGE = 1000;
+import type { LogReader } from "../log-source.js";
+import { acceptedFrame, endFrame, errorFrame, MAX_ERROR_MESSAGE } from "./frames.js";
 
 /** Accepted's fields besides the stream id, in the order PROTOCOL.md and the fixtures write them. */
 export interface AcceptedFields {
@@ -41,7 +41,8 @@ export interface WireDialect {
   accepted(streamId: string, computeNodeId: string, fields: AcceptedFields): Uint8Array;
   data(streamId: string, n: number, entries: readonly LogEntry[], partial: boolean): Uint8Array;
   removed(streamId: string, n: number, reason: string, fromSeq: number, toSeq: number): Uint8Array;
-  end(streamId: string, n: number, lastSeq: number, exitCode: number | null): Uint8Array;
+  /** End: the read is complete, up to the reader's position. */
+  end(streamId: string, n: number, reader: Pick<LogReader, "position" | "exitCode">): Uint8Array;
   /** An Error frame; `n` only on an accepted stream (a rejection has none). */
   error(streamId: string, code: ErrorCode, message: string, n: number | undefined): Uint8Array;
   heartbeat(computeNodeId: string, streamIds: string[], creditWait: string[]): Uint8Array;
@@ -60,30 +61,13 @@ export const WIRE_V1: WireDialect = {
   streamInbox: (requesterNodeId, _computeNodeId, streamId) =>
     subjects.streamInbox(requesterNodeId, streamId),
   heartbeatSubject: (requesterNodeId) => subjects.heartbeat(requesterNodeId),
-  accepted: (streamId, computeNodeId, { afterSeq, lastSeq, maxFrameBytes, ...rest }) =>
-    encode({
-      type: MessageType.Accepted,
-      streamId,
-      n: 0,
-      computeNodeId,
-      // The schema's field order (afterSeq first), so the bytes match the fixtures.
-      afterSeq,
-      lastSeq,
-      maxFrameBytes,
-      ...rest,
-    }),
+  accepted: (streamId, computeNodeId, { lastSeq, maxFrameBytes, ...retention }) =>
+    acceptedFrame(streamId, computeNodeId, retention, lastSeq, maxFrameBytes),
   data: (streamId, n, entries, partial) => encodeDataFrame(streamId, n, entries, partial),
   removed: (streamId, n, reason, fromSeq, toSeq) =>
     encode({ type: MessageType.Notice, streamId, n, notice: "removed", reason, fromSeq, toSeq }),
-  end: (streamId, n, lastSeq, exitCode) =>
-    encode({ type: MessageType.End, streamId, n, lastSeq, exitCode }),
-  error: (streamId, code, message, n) =>
-    encode({
-      type: MessageType.Error,
-      streamId,
-      ...(n === undefined ? {} : { n }),
-      ...errorFields(code, message),
-    }),
+  end: endFrame,
+  error: errorFrame,
   heartbeat: (computeNodeId, streamIds, creditWait) =>
     encode({
       type: MessageType.Heartbeat,
@@ -124,8 +108,14 @@ export const WIRE_V2: WireDialect = {
       fromSeq,
       toSeq,
     }),
-  end: (streamId, n, lastSeq, exitCode) =>
-    encodeV2({ type: MessageTypeV2.End, streamId, n, lastSeq, exitCode }),
+  end: (streamId, n, reader) =>
+    encodeV2({
+      type: MessageTypeV2.End,
+      streamId,
+      n,
+      lastSeq: reader.position,
+      exitCode: reader.exitCode,
+    }),
   error: (streamId, code, message, n) =>
     encodeV2({
       type: MessageTypeV2.Error,
