@@ -4,14 +4,18 @@
 import {
   type AcceptedFrame,
   decodeFrame,
+  decodeFrameV2,
   type EndFrame,
   LIMITS,
   type LogEntry,
   MessageType,
   NodeUnreachableError,
   ProtocolError,
+  type ProtocolVersion,
   SequenceGapError,
+  type StreamFrame,
   subjects,
+  subjectsV2,
   TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
@@ -19,6 +23,7 @@ import { monotonicNow } from "./clock.js";
 import { CreditMeter } from "./credit-meter.js";
 import { FrameReader } from "./frame-reader.js";
 import type { RemovedNotice } from "./notices.js";
+import { frameFromV2 } from "./wire-v2.js";
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
@@ -71,6 +76,7 @@ export class Attempt {
   /** The largest data frame the compute node said it sends (Accepted); 0 until accepted. */
   #maxFrameBytes = 0;
   #detached = false;
+  #version: ProtocolVersion;
 
   constructor(
     streamId: string,
@@ -78,7 +84,9 @@ export class Attempt {
     window: number,
     creditBatchWindow: number,
     resumeFrom?: number,
+    version: ProtocolVersion = "v1",
   ) {
+    this.#version = version;
     this.streamId = streamId;
     this.computeNodeId = computeNodeId;
     this.window = window;
@@ -106,6 +114,22 @@ export class Attempt {
     return this.#detached;
   }
 
+  /** The wire version this attempt is asked in (its frames, credit and cancel are of it). */
+  get version(): ProtocolVersion {
+    return this.#version;
+  }
+
+  /**
+   * A v2 request met no answer that proves the node serves v2 (wire-choice.ts): the attempt is
+   * asked again in v1, under the same stream id. Only before anything was accepted.
+   */
+  fallBackToV1(): boolean {
+    if (this.#version !== "v2" || this.#reader.accepted || this.#detached) return false;
+    this.#clearAcceptTimer();
+    this.#version = "v1";
+    return true;
+  }
+
   /** Starts the accept timeout: `onTimeout` runs unless the stream is accepted or detached first. */
   startAcceptTimer(timeoutMs: number, onTimeout: () => void): void {
     this.#acceptTimer = setTimeout(() => {
@@ -131,7 +155,7 @@ export class Attempt {
       return {
         kind: "unreachable",
         error: new NodeUnreachableError(
-          `no compute node is subscribed to ${subjects.request(this.computeNodeId)}`,
+          `no compute node is subscribed to ${this.#requestSubject()}`,
         ),
       };
     }
@@ -141,7 +165,7 @@ export class Attempt {
         error: new ProtocolError(`unexpected NATS status ${statusText} on the stream inbox`),
       };
     }
-    const decoded = tryDecode(decodeFrame, data);
+    const decoded = this.#decode(data);
     if (!decoded.ok) {
       return {
         kind: "rejected",
@@ -231,6 +255,21 @@ export class Attempt {
     this.#maxFrameBytes = frame.maxFrameBytes;
     this.#credit.fitFrames(frame.maxFrameBytes);
     return { kind: "accepted", frame, at };
+  }
+
+  #requestSubject(): string {
+    return this.#version === "v2"
+      ? `${subjectsV2.requestWildcard(this.computeNodeId).slice(0, -1)}<requester>`
+      : subjects.request(this.computeNodeId);
+  }
+
+  /** A frame of this attempt's version, as the v1 frame it stands for (wire-v2.ts). */
+  #decode(data: Uint8Array): ReturnType<typeof tryDecode<StreamFrame>> {
+    if (this.#version === "v1") return tryDecode(decodeFrame, data);
+    const decoded = tryDecode(decodeFrameV2, data);
+    return decoded.ok
+      ? { ok: true, value: frameFromV2(decoded.value, this.computeNodeId) }
+      : decoded;
   }
 
   #clearAcceptTimer(): void {
