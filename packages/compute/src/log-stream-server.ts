@@ -151,6 +151,7 @@ export class LogStreamServer {
         computeNodeId: this.nodeId,
         catalog: this.#source,
         logger: this.#log,
+        versions: this.#options.versions,
         ...(typeof locate === "object" && locate.maxLookupsPerSecond !== undefined
           ? { maxLookupsPerSecond: locate.maxLookupsPerSecond }
           : {}),

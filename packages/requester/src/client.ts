@@ -203,6 +203,8 @@ export class LogStreamClient {
         connection: this.#nc,
         requesterNodeId: this.#options.nodeId,
         logger: this.#options.logger,
+        // Asked in the versions the client may use ("auto": both, merged).
+        versions: this.#options.protocol === "auto" ? ["v1", "v2"] : [this.#options.protocol],
       });
       this.#ownLocator = own;
       this.#locator = own;

@@ -77,6 +77,8 @@ export interface NatsLogin {
 
 export interface ComputeConfig extends NatsLogin {
   nodeId: string;
+  /** The wire versions it serves (LogStreamServerOptions.versions; an old release ignores it). */
+  versions?: string[];
   executions: string[];
   heartbeatTimeoutMs?: number;
   maxMissed?: number;
