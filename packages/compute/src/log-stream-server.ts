@@ -394,7 +394,7 @@ export class LogStreamServer {
       this.#log.info({ reason: messageOf(error) }, "control message rejected");
       return;
     }
-    this.#applyControl(control.sourcePeerId, control);
+    this.#applyControl(control.sourcePeerId, control, "v1");
   }
 
   /** A v2 control message: honoured for the streams of the subject's requester only. */
@@ -405,19 +405,31 @@ export class LogStreamServer {
       this.#log.info({ reason: read.error }, "control message rejected");
       return;
     }
-    this.#applyControl(read.from, read.control);
+    this.#applyControl(read.from, read.control, "v2");
   }
 
-  #applyControl(from: string, control: Pick<ControlMessage, "cancel" | "credit">): void {
+  /**
+   * Cancels and credits for `from`'s streams of `version` only: a v1 control (whose requester id
+   * is only claimed) never touches a v2 stream, whose requester id its subject proved.
+   */
+  #applyControl(
+    from: string,
+    control: Pick<ControlMessage, "cancel" | "credit">,
+    version: ProtocolVersion,
+  ): void {
+    const find = (streamId: string) => {
+      const stream = this.#registry.find(from, streamId);
+      return stream?.wire.version === version ? stream : undefined;
+    };
     let ignored = 0;
     for (const streamId of control.cancel ?? []) {
       // Keyed by requester too: another requester's cancel simply finds nothing.
-      const stream = this.#registry.find(from, streamId);
+      const stream = find(streamId);
       if (stream) this.#end(stream, "cancelled");
       else ignored++;
     }
     for (const grant of control.credit ?? []) {
-      const stream = this.#registry.find(from, grant.streamId);
+      const stream = find(grant.streamId);
       if (stream) stream.credit.grant(grant.bytes);
       else ignored++;
     }
