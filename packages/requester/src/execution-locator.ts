@@ -213,7 +213,10 @@ export class NatsExecutionLocator implements ExecutionLocator {
   #onAnswer(msg: Msg): void {
     const lookup = this.#lookups.get(streamIdOfInbox(msg.subject));
     if (!lookup) return; // late, or a stranger's
-    if ((msg.headers?.code ?? 0) === NO_RESPONDERS) return this.#nobody(lookup);
+    if ((msg.headers?.code ?? 0) === NO_RESPONDERS) {
+      this.#nobody(lookup);
+      return;
+    }
     try {
       const answer = decodeLocateAnswer(msg.data);
       this.#found(lookup, answer.computeNodeId, answer.executions);

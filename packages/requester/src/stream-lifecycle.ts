@@ -85,6 +85,9 @@ export class StreamLifecycle {
   v2Unanswered(stream: ClientStream, why: string): boolean {
     const attempt = stream.attempt;
     if (attempt.version !== "v2" || attempt.detached) return false;
+    // A resume of a stream the node served in v2: the node does serve v2, it is gone (or going
+    // away), and that is news for the resume policy, not a reason to change version.
+    if (stream.attempts > 1) return false;
     const { retryInV1, first } = this.#wire.v2Unanswered(stream.computeNodeId);
     if (!retryInV1 || !attempt.fallBackToV1()) return false;
     if (first) {
