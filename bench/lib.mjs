@@ -1,4 +1,5 @@
 // Shared pieces of the benchmarks: a server, connections, timing and figures.
+import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import { NatsServer } from "@tailwire/testkit";
 
@@ -98,4 +99,14 @@ export function memorySampler(intervalMs) {
       return { peakHeap, peakRss };
     },
   };
+}
+
+/** CPU milliseconds (user + system) a process has used so far, or NaN off Linux. */
+export function cpuMsOf(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -15,6 +15,8 @@ const BENCHES = {
   retention: () => import("./retention.mjs"),
   gateway: () => import("./gateway.mjs"),
   locate: () => import("./locate.mjs"),
+  codecs: () => import("./codecs.mjs"),
+  wan: () => import("./wan.mjs"),
 };
 
 const args = process.argv.slice(2);

@@ -3,15 +3,16 @@
 // the same lines batched the same way (as many lines per message as a 64 KiB frame holds, joined
 // by newlines at publish time, split by the consumer), with the same two processes, in the same
 // run. Raw NATS has no flow control, no validation, no sequence numbers: it is the ceiling.
+// Then the same for log-like text (testkit's LogTextGenerator), with tailwire uncompressed and
+// compressed (the codec the two sides agree on), raw NATS batched as a 64 KiB frame would be.
 //
 // Three processes share this machine's cores, so one run's wall time is noisy (±15 % on a 2-core
 // VM). The paths are therefore measured in alternating rounds after a warm-up of each producer
 // process, and the figures are the medians; CPU time per line of each process (from /proc) shows
 // where the time goes whatever the scheduling.
-import { readFileSync } from "node:fs";
 import { LogStreamClient } from "@tailwire/requester";
 import { NodeProcess } from "@tailwire/testkit";
-import { connectTo, percentile, round, withServer } from "./lib.mjs";
+import { connectTo, cpuMsOf, percentile, round, withServer } from "./lib.mjs";
 
 export const description =
   "one stream of 200-byte lines, compute and requester processes, tailwire vs raw NATS";
@@ -19,10 +20,10 @@ export const description =
 const LINE_BYTES = 200;
 const producerScript = new URL("./stream-producer.mjs", import.meta.url);
 
-function producer(server, mode, count, linesPerMessage) {
+function producer(server, mode, count, linesPerMessage, text) {
   return NodeProcess.start({
     script: producerScript,
-    args: [server.url, mode, String(count), String(linesPerMessage)],
+    args: [server.url, mode, String(count), String(linesPerMessage), text],
     readyLine: "ready",
     readyTimeoutMs: 120_000,
     nodeArgs: process.env.BENCH_PERF
@@ -31,16 +32,6 @@ function producer(server, mode, count, linesPerMessage) {
         ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : [],
   });
-}
-
-/** CPU milliseconds (user + system) a process has used so far, or NaN off Linux. */
-function cpuMsOf(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Runs `consume` and reports its throughput and each process's CPU time per line. */
@@ -93,9 +84,13 @@ async function rawNats(server, child, count) {
 }
 
 /** The consuming loop takes entries one by one (`for await (const entry of stream)`), or whole batches. */
-async function tailwire(server, child, count, { batches = false } = {}) {
+async function tailwire(server, child, count, { batches = false, compression = false } = {}) {
   const nc = await connectTo(server, "requester");
-  const client = new LogStreamClient({ connection: nc, nodeId: "bench-requester" });
+  const client = new LogStreamClient({
+    connection: nc,
+    nodeId: "bench-requester",
+    ...(compression ? {} : { compression: false }),
+  });
   try {
     return await measured(server, child, count, async () => {
       let received = 0;
@@ -117,6 +112,8 @@ async function tailwire(server, child, count, { batches = false } = {}) {
         for await (const entry of stream) take(entry);
       }
       if (received !== count) throw new Error(`received ${received} of ${count} lines`);
+      if (compression && stream.acceptedInfo?.compression === undefined)
+        throw new Error("the compressed path ran without compression");
     });
   } finally {
     await client.close();
@@ -142,63 +139,111 @@ function summary(runs) {
   };
 }
 
+const row = (path, r, bytesPerLine) => ({
+  path,
+  "lines/s": round(r.linesPerSecond),
+  "MB/s": round((r.linesPerSecond * bytesPerLine) / 1e6, 1),
+  "CPU µs/line producer": r.cpuUsPerLine.producer,
+  "nats-server": r.cpuUsPerLine.natsServer,
+  consumer: r.cpuUsPerLine.consumer,
+});
+
+/**
+ * Raw NATS and tailwire paths over the same lines (`text`: padded 200-byte lines or log-like
+ * text), each path's producer warmed with a full-size round, then alternating rounds.
+ */
+async function comparePaths(server, { text, count, rounds, linesPerMessage, paths }) {
+  const start = (mode) => producer(server, mode, count, linesPerMessage, text);
+  const rawChild = await start("raw");
+  const tailwireChild = await start("tailwire");
+  try {
+    const runPath = (path) =>
+      path.raw ? rawNats(server, rawChild, count) : tailwire(server, tailwireChild, count, path);
+    // Warm both producers and this consumer, so start-up and JIT compilation are not measured.
+    // A full-size round each: a small one left the first measured round ~25 % slow (heap
+    // sizing and the JIT's view of the full run were not settled yet).
+    for (const path of paths) await runPath(path);
+    const runs = paths.map(() => []);
+    for (let i = 0; i < rounds; i++) {
+      for (const [p, path] of paths.entries()) runs[p].push(await runPath(path));
+    }
+    return runs.map(summary);
+  } finally {
+    await rawChild.kill("SIGTERM");
+    await tailwireChild.kill("SIGTERM");
+  }
+}
+
 export async function run({ quick }) {
   const count = quick ? 100_000 : 1_000_000;
   const rounds = quick ? 1 : 5;
   // What a 64 KiB frame holds of 200-byte lines (about 215 bytes each in a frame).
   const linesPerMessage = Math.floor((64 * 1024 - 200) / 215);
   return withServer(async (server) => {
-    const rawChild = await producer(server, "raw", count, linesPerMessage);
-    const tailwireChild = await producer(server, "tailwire", count, linesPerMessage);
-    try {
-      // Warm both producers and this consumer, so start-up and JIT compilation are not measured.
-      // A full-size round each: a small one left the first measured round ~25 % slow (heap
-      // sizing and the JIT's view of the full run were not settled yet).
-      await rawNats(server, rawChild, count);
-      await tailwire(server, tailwireChild, count);
-      await tailwire(server, tailwireChild, count, { batches: true });
-      const rawRuns = [];
-      const entryRuns = [];
-      const batchRuns = [];
-      for (let i = 0; i < rounds; i++) {
-        rawRuns.push(await rawNats(server, rawChild, count));
-        entryRuns.push(await tailwire(server, tailwireChild, count));
-        batchRuns.push(await tailwire(server, tailwireChild, count, { batches: true }));
-      }
-      const raw = summary(rawRuns);
-      const entries = summary(entryRuns);
-      const batches = summary(batchRuns);
-      const ratio = entries.linesPerSecond / raw.linesPerSecond;
-      const batchRatio = batches.linesPerSecond / raw.linesPerSecond;
-      const row = (path, r) => ({
-        path,
-        "lines/s": round(r.linesPerSecond),
-        "MB/s": round((r.linesPerSecond * LINE_BYTES) / 1e6, 1),
-        "CPU µs/line producer": r.cpuUsPerLine.producer,
-        "nats-server": r.cpuUsPerLine.natsServer,
-        consumer: r.cpuUsPerLine.consumer,
-      });
-      return {
-        lines: count,
-        lineBytes: LINE_BYTES,
-        linesPerMessage,
+    // Padded 200-byte lines: uncompressed (the figures of earlier runs), then compressed.
+    const [raw, entries, batches, entriesCompressed, batchesCompressed] = await comparePaths(
+      server,
+      {
+        text: "padded",
+        count,
         rounds,
-        raw,
-        tailwire: entries,
-        tailwireBatches: batches,
-        ratio,
-        batchRatio,
-        table: [
-          row("raw NATS", raw),
-          row("tailwire, for await of entries", entries),
-          row("tailwire, for await of batches()", batches),
-          ratioRow("entries / raw", ratio),
-          ratioRow("batches / raw", batchRatio),
+        linesPerMessage,
+        paths: [
+          { raw: true },
+          {},
+          { batches: true },
+          { compression: true },
+          { batches: true, compression: true },
         ],
-      };
-    } finally {
-      await rawChild.kill("SIGTERM");
-      await tailwireChild.kill("SIGTERM");
-    }
+      },
+    );
+    // Log-like text (about 140 bytes a line), raw NATS batched by frame size, then tailwire
+    // uncompressed and compressed (the codec the two sides agree on: zstd here).
+    const [logsRaw, logsPlain, logsCompressed] = await comparePaths(server, {
+      text: "logs",
+      count,
+      rounds,
+      linesPerMessage: 0,
+      paths: [{ raw: true }, { batches: true }, { batches: true, compression: true }],
+    });
+    const ratio = entries.linesPerSecond / raw.linesPerSecond;
+    const batchRatio = batches.linesPerSecond / raw.linesPerSecond;
+    const logsRatio = logsCompressed.linesPerSecond / logsRaw.linesPerSecond;
+    const logsPlainRatio = logsPlain.linesPerSecond / logsRaw.linesPerSecond;
+    const LOG_BYTES = 140;
+    return {
+      lines: count,
+      lineBytes: LINE_BYTES,
+      linesPerMessage,
+      rounds,
+      raw,
+      tailwire: entries,
+      tailwireBatches: batches,
+      tailwireCompressed: entriesCompressed,
+      tailwireBatchesCompressed: batchesCompressed,
+      compressedRatio: entriesCompressed.linesPerSecond / raw.linesPerSecond,
+      compressedBatchRatio: batchesCompressed.linesPerSecond / raw.linesPerSecond,
+      ratio,
+      batchRatio,
+      logs: { raw: logsRaw, tailwire: logsPlain, tailwireCompressed: logsCompressed },
+      logsRatio,
+      logsPlainRatio,
+      table: [
+        row("raw NATS", raw, LINE_BYTES),
+        row("tailwire, for await of entries", entries, LINE_BYTES),
+        row("tailwire, for await of batches()", batches, LINE_BYTES),
+        ratioRow("entries / raw", ratio),
+        ratioRow("batches / raw", batchRatio),
+        row("tailwire compressed, for await of entries", entriesCompressed, LINE_BYTES),
+        row("tailwire compressed, for await of batches()", batchesCompressed, LINE_BYTES),
+        ratioRow("compressed entries / raw", entriesCompressed.linesPerSecond / raw.linesPerSecond),
+        ratioRow("compressed batches / raw", batchesCompressed.linesPerSecond / raw.linesPerSecond),
+        row("log text: raw NATS", logsRaw, LOG_BYTES),
+        row("log text: tailwire batches(), uncompressed", logsPlain, LOG_BYTES),
+        row("log text: tailwire batches(), compressed", logsCompressed, LOG_BYTES),
+        ratioRow("log text: compressed / raw", logsRatio),
+        ratioRow("log text: uncompressed / raw", logsPlainRatio),
+      ],
+    };
   });
 }

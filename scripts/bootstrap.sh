@@ -29,6 +29,22 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ] && [ -z "
   fi
 fi
 
+# The wan benchmark builds its link with ip (netns, veth) and tc (tbf), and zstd-napi (an optional
+# dependency) builds from source where its prebuilt binary cannot be fetched: iproute2 and a C++
+# toolchain. Neither is required: without them the benchmark skips and streams use brotli.
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v make >/dev/null 2>&1 || missing+=(make)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]} (apt-get)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+      echo "bootstrap: could not install ${missing[*]}: the wan benchmark may skip, zstd may be missing" >&2
+  fi
+fi
+
 # turbo looks pnpm up on PATH, so a shell function is not enough: put a shim on PATH that runs
 # pnpm 10 through npx when no pnpm 10 is installed.
 if ! (command -v pnpm >/dev/null 2>&1 && pnpm --version 2>/dev/null | grep -q '^10\.'); then

@@ -23,6 +23,7 @@ import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
 import { Admission, replyRefusal } from "./server/admission.js";
+import { codecFor } from "./server/frame-compression.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
 import { messageOf } from "./server/frames.js";
 import { linkHost } from "./server/link-host.js";
@@ -337,7 +338,14 @@ export class LogStreamServer {
         this.#options.maxFrameBytes,
         this.#maxPayload(),
       );
-      stream.accept(reader, maxFrameBytes, this.nodeId, this.#streamHost);
+      stream.accept(
+        reader,
+        maxFrameBytes,
+        this.nodeId,
+        this.#streamHost,
+        // v2 has no compressed frame kind yet (ExecutionLogs.Compressed/v1 is v1's): plain.
+        stream.wire.version === "v1" ? codecFor(request, this.#options.codecs) : undefined,
+      );
     } catch (error) {
       this.#fail(stream, error);
       await reader.close().catch(() => {});
@@ -417,22 +425,12 @@ export class LogStreamServer {
     control: Pick<ControlMessage, "cancel" | "credit">,
     version: ProtocolVersion,
   ): void {
-    const find = (streamId: string) => {
-      const stream = this.#registry.find(from, streamId);
-      return stream?.wire.version === version ? stream : undefined;
-    };
-    let ignored = 0;
-    for (const streamId of control.cancel ?? []) {
-      // Keyed by requester too: another requester's cancel simply finds nothing.
-      const stream = find(streamId);
-      if (stream) this.#end(stream, "cancelled");
-      else ignored++;
-    }
-    for (const grant of control.credit ?? []) {
-      const stream = find(grant.streamId);
-      if (stream) stream.credit.grant(grant.bytes);
-      else ignored++;
-    }
+    const ignored = this.#registry.applyControl(
+      from,
+      control,
+      (stream) => this.#end(stream, "cancelled"),
+      (stream) => stream.wire.version === version,
+    );
     if (ignored > 0) {
       this.#counters.controlRejected += ignored;
       this.#log.debug(

@@ -51,7 +51,13 @@ describe("backpressure", () => {
     // At least twice the compute node's largest frame (64 KiB): see the README's note on
     // small windows.
     const windowBytes = 256 * 1024;
-    const { url, gateway } = await rig.gateway({ clientOptions: { windowBytes } });
+    // Plain frames: the compute node's bytes sent are then the lines' own (compressed, the
+    // window would hold about five times as many lines; the bound is the same in wire bytes).
+    // A fixed window, as `tailwire gateway` keeps it: a window grown while the client read fast
+    // stays granted until the client reads again.
+    const { url, gateway } = await rig.gateway({
+      clientOptions: { windowBytes, maxWindowBytes: windowBytes, compression: false },
+    });
     const linesWritten = async () =>
       (await gateway.metrics.linesSent.get()).values.reduce((sum, v) => sum + v.value, 0);
 

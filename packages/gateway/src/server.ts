@@ -2,7 +2,7 @@
 // with its NATS connection and requester (runGateway), as `tailwire gateway` runs it.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LogStreamClient, type LogStreamClientOptions } from "@tailwire/requester";
+import { DEFAULTS, LogStreamClient, type LogStreamClientOptions } from "@tailwire/requester";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { checkListenSafety, type GatewayToken, readTokenFile } from "./auth.js";
 import { GatewayConfigError } from "./errors.js";
@@ -115,6 +115,9 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     maxReconnectAttempts: -1,
   });
   const client = new LogStreamClient({
+    // The most a gateway holds for one slow HTTP client is its window: the window does not grow
+    // with the path (the requester's adaptive window) unless maxWindowBytes is given.
+    maxWindowBytes: options.client?.windowBytes ?? DEFAULTS.windowBytes,
     ...options.client,
     connection,
     nodeId,

@@ -6,6 +6,7 @@ export * from "./locate-subjects.js";
 export * from "./logger.js";
 export * from "./subjects.js";
 export * from "./v1/codec.js";
+export * from "./v1/compression.js";
 export { EntryJoiner, joinDataFrames } from "./v1/frame-entries.js";
 export * from "./v1/heartbeat-timing.js";
 export { jsonSchemaV1 } from "./v1/json-schema.js";

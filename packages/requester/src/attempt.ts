@@ -3,7 +3,7 @@
 // and its credit: the window, the bytes received and granted, and when to grant more.
 import {
   type AcceptedFrame,
-  decodeFrame,
+  COMPRESSED_EXPANSION_LIMIT,
   decodeFrameV2,
   type EndFrame,
   LIMITS,
@@ -13,17 +13,30 @@ import {
   ProtocolError,
   type ProtocolVersion,
   SequenceGapError,
-  type StreamFrame,
   subjects,
   subjectsV2,
   TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
+import { AdaptiveCredit } from "./adaptive-credit.js";
 import { monotonicNow } from "./clock.js";
-import { CreditMeter } from "./credit-meter.js";
+import {
+  acceptedCodec,
+  type InboxFrame,
+  keepsItsCode,
+  receiveFrame,
+} from "./frame-decompression.js";
 import { FrameReader } from "./frame-reader.js";
 import type { RemovedNotice } from "./notices.js";
 import { frameFromV2 } from "./wire-v2.js";
+
+/** What an attempt's request says of its link (all optional: a test's attempt needs none). */
+export interface AttemptLink {
+  /** The codecs the request offers for compressed frames. */
+  compression?: readonly string[];
+  /** The memory cap the adaptive window may grow to (default: the window stays as it is). */
+  maxWindowBytes?: number;
+}
 
 /** NATS status code of the "no responders" message the server sends on a request's reply subject. */
 const NO_RESPONDERS = 503;
@@ -67,7 +80,7 @@ export class Attempt {
   /** For a resumed attempt: the fromSeq asked, which the Accepted frame's afterSeq must equal. */
   readonly resumeFrom: number | undefined;
   readonly #reader: FrameReader;
-  readonly #credit: CreditMeter;
+  readonly #credit: AdaptiveCredit;
   #acceptedAt: number | undefined;
   #acceptTimer: NodeJS.Timeout | undefined;
   /** Data-frame bytes received and credit granted so far: received may never pass window + granted. */
@@ -76,6 +89,9 @@ export class Attempt {
   /** The largest data frame the compute node said it sends (Accepted); 0 until accepted. */
   #maxFrameBytes = 0;
   #detached = false;
+  /** The codecs the request offered, and the one Accepted named (undefined: plain frames). */
+  readonly #offered: readonly string[];
+  #codec: string | undefined;
   #version: ProtocolVersion;
 
   constructor(
@@ -84,15 +100,27 @@ export class Attempt {
     window: number,
     creditBatchWindow: number,
     resumeFrom?: number,
+    /** What the request says of its link: the codecs it offers (PROTOCOL.md "Compressed frames"). */
+    link: AttemptLink = {},
     version: ProtocolVersion = "v1",
   ) {
     this.#version = version;
+    this.#offered = link.compression ?? [];
     this.streamId = streamId;
     this.computeNodeId = computeNodeId;
     this.window = window;
     this.resumeFrom = resumeFrom;
     this.#reader = new FrameReader(streamId, computeNodeId);
-    this.#credit = new CreditMeter(creditBatchWindow);
+    this.#credit = new AdaptiveCredit(
+      window,
+      creditBatchWindow,
+      link.maxWindowBytes ?? creditBatchWindow,
+    );
+  }
+
+  /** The link options of a client's attempts. */
+  static linkOf(options: { compression: readonly string[]; maxWindowBytes: number }): AttemptLink {
+    return { compression: options.compression, maxWindowBytes: options.maxWindowBytes };
   }
 
   /**
@@ -167,27 +195,31 @@ export class Attempt {
     }
     const decoded = this.#decode(data);
     if (!decoded.ok) {
+      const error = decoded.error;
       return {
         kind: "rejected",
-        error: new ProtocolError(`invalid frame: ${decoded.error.message}`, {
-          cause: decoded.error,
-        }),
+        // A decompression bomb keeps its PAYLOAD_TOO_LARGE: a retry would get the same frame.
+        error: keepsItsCode(error)
+          ? error
+          : new ProtocolError(`invalid frame: ${error.message}`, { cause: error }),
       };
     }
-    const frame = decoded.value;
-    const bytes = data.byteLength;
+    const frame = decoded.value.frame;
+    // Credit bytes: the wire bytes (for a compressed frame at least its size / 16).
+    const bytes = decoded.value.creditBytes;
     if (frame.type === MessageType.Data) {
       // Before Accepted the frame reader reports the gap; after it, the stated size is a bound.
-      if (this.#maxFrameBytes > 0 && bytes > this.#maxFrameBytes) {
+      if (this.#maxFrameBytes > 0 && data.byteLength > this.#maxFrameBytes) {
         return {
           kind: "rejected",
           error: new ProtocolError(
-            `a data frame of ${bytes} bytes exceeds the stream's maxFrameBytes ${this.#maxFrameBytes}`,
+            `a data frame of ${data.byteLength} bytes exceeds the stream's maxFrameBytes ${this.#maxFrameBytes}`,
           ),
         };
       }
       // Enforced, not just trusted: the window is what bounds this stream's memory.
       this.#receivedBytes += bytes;
+      this.#credit.received(bytes);
       if (this.#receivedBytes > this.window + this.#grantedBytes) {
         return {
           kind: "rejected",
@@ -250,10 +282,16 @@ export class Attempt {
         error: new ProtocolError(`asked for entries after seq ${from}, accepted after ${after}`),
       };
     }
+    try {
+      this.#codec = acceptedCodec(frame.compression, this.#offered);
+    } catch (error) {
+      return { kind: "rejected", at, error: asTailwireError(error) };
+    }
     // Accepted only as asked: a stream broken here was never accepted for liveness either.
     this.#acceptedAt = at;
     this.#maxFrameBytes = frame.maxFrameBytes;
     this.#credit.fitFrames(frame.maxFrameBytes);
+    if (this.#codec !== undefined) this.#credit.setExpansion(COMPRESSED_EXPANSION_LIMIT);
     return { kind: "accepted", frame, at };
   }
 
@@ -263,12 +301,24 @@ export class Attempt {
       : subjects.request(this.computeNodeId);
   }
 
-  /** A frame of this attempt's version, as the v1 frame it stands for (wire-v2.ts). */
-  #decode(data: Uint8Array): ReturnType<typeof tryDecode<StreamFrame>> {
-    if (this.#version === "v1") return tryDecode(decodeFrame, data);
+  /**
+   * A frame of this attempt's version, as the v1 frame it stands for (wire-v2.ts), with the
+   * credit it takes. v2 has no compressed frames yet: its credit is its wire bytes.
+   */
+  #decode(data: Uint8Array): ReturnType<typeof tryDecode<InboxFrame>> {
+    if (this.#version === "v1") {
+      const link = { codec: this.#codec, maxFrameBytes: this.#maxFrameBytes };
+      return tryDecode((bytes) => receiveFrame(bytes, link), data);
+    }
     const decoded = tryDecode(decodeFrameV2, data);
     return decoded.ok
-      ? { ok: true, value: frameFromV2(decoded.value, this.computeNodeId) }
+      ? {
+          ok: true,
+          value: {
+            frame: frameFromV2(decoded.value, this.computeNodeId),
+            creditBytes: data.byteLength,
+          },
+        }
       : decoded;
   }
 

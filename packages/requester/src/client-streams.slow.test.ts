@@ -57,6 +57,8 @@ describe("LogStreamClient: a stream from request to end", () => {
       heartbeatTimeoutMs: 321,
       window: 8192,
       notices: ["removed"],
+      // Every codec this build has (zstd-napi is installed here), most wanted first.
+      compression: ["zstd", "brotli"],
     });
     remote.accept({ afterSeq: 2, lastSeq: 9 });
     remote.data([{ seq: 3, line: "three" }]);

@@ -142,7 +142,15 @@ export class LogStreamClient {
     const request = streamRequestOf(options, computeNodeId);
     const window = this.#options.windowBytes;
     const version = this.#streams.versionFor(computeNodeId);
-    const attempt = new Attempt(newStreamId(), computeNodeId, window, window, undefined, version);
+    const attempt = new Attempt(
+      newStreamId(),
+      computeNodeId,
+      window,
+      window,
+      undefined,
+      Attempt.linkOf(this.#options),
+      version,
+    );
     // Encode before registering anything: invalid options must leave no state behind.
     const payload = encodeLogRequest(
       logRequestFor(request, this.#options, attempt.streamId, window, undefined),

@@ -29,6 +29,8 @@ export interface AcceptedInfo {
    * retention); undefined when the compute node did not say (older nodes).
    */
   firstSeq?: number;
+  /** The codec of the stream's compressed frames; undefined when its frames are plain. */
+  compression?: string;
 }
 
 /**
@@ -288,6 +290,7 @@ export class ClientStream implements LogStream {
       maxFrameBytes: frame.maxFrameBytes,
       acceptedAt: toEpochMs(acceptedAtMonotonic),
       ...(frame.firstSeq === undefined ? {} : { firstSeq: frame.firstSeq }),
+      ...(frame.compression === undefined ? {} : { compression: frame.compression }),
     };
     this.#resolveAccepted(this.#acceptedInfo);
   }

@@ -1,16 +1,19 @@
 // The client's and streamLogs' options: their types, defaults and the checks run up front.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  type CompressionCodec,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
   LIMITS,
   type Logger,
   type LogStreamName,
   maxHeartbeatTimeoutMs,
+  resolveCodecs,
   silentLogger,
   subjects,
 } from "@tailwire/protocol";
 import { integerOption as integer } from "@tailwire/protocol/internal";
 import type { ExecutionLocator } from "./execution-locator.js";
+
 import {
   RESUME_DEFAULTS,
   type ResumeAfterComputeLostOptions,
@@ -36,8 +39,21 @@ export interface LogStreamClientOptions {
   computeLostAfterMissed?: number;
   /** Time a compute node has to answer a request with Accepted or Error. */
   acceptTimeoutMs?: number;
-  /** Initial credit per stream in data-frame bytes; bounds each stream's buffer. */
+  /** Initial credit per stream in data-frame bytes; the least a stream's window is kept at. */
   windowBytes?: number;
+  /**
+   * The memory cap per stream: how far its window may grow to fill a fast, distant link
+   * (PROTOCOL.md "Flow control", the adaptive window), in bytes of data held once decompressed
+   * (a compressed stream's window grows to a sixteenth of it). Default 64 MiB; windowBytes (or
+   * less) keeps the window fixed.
+   */
+  maxWindowBytes?: number;
+  /**
+   * Codecs offered for compressed data frames (PROTOCOL.md "Compressed frames"), most wanted
+   * first. Default: every codec available here (zstd when its optional native module is
+   * installed, then brotli); false: plain frames only.
+   */
+  compression?: readonly CompressionCodec[] | false;
   /**
    * Finds the compute node of a `streamLogs` without one, and a job's executions. Default: a
    * NatsExecutionLocator on this connection (created on first use). An orchestrator that knows
@@ -73,6 +89,8 @@ export interface ResolvedOptions {
   computeLostAfterMissed: number;
   acceptTimeoutMs: number;
   windowBytes: number;
+  maxWindowBytes: number;
+  compression: CompressionCodec[];
   unlistedGraceMs: number;
   protocol: ProtocolOption;
   /** undefined = resume disabled. */
@@ -85,6 +103,7 @@ export const DEFAULTS = {
   computeLostAfterMissed: 3,
   acceptTimeoutMs: 5_000,
   windowBytes: 4 * 1024 * 1024,
+  maxWindowBytes: 64 * 1024 * 1024,
   unlistedGraceMs: 1_000,
 } as const;
 
@@ -131,6 +150,13 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       LIMITS.minWindowBytes,
       LIMITS.maxWindowBytes,
     ),
+    maxWindowBytes: integer(
+      "maxWindowBytes",
+      options.maxWindowBytes ?? DEFAULTS.maxWindowBytes,
+      LIMITS.minWindowBytes,
+      LIMITS.maxSafe,
+    ),
+    compression: resolveCodecs(options.compression),
     unlistedGraceMs: integer(
       "unlistedGraceMs",
       options.unlistedGraceMs ?? DEFAULTS.unlistedGraceMs,

@@ -64,6 +64,7 @@ export function logRequestFor(
     // Retention: lines the compute node removed come as a typed notice (see notices.ts).
     notices: ["removed"],
   };
+  if (client.compression.length > 0) request.compression = [...client.compression];
   if (resumeFrom !== undefined) request.fromSeq = resumeFrom;
   else {
     if (read.tail !== undefined) request.tail = read.tail;

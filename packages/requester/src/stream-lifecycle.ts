@@ -284,6 +284,7 @@ export class StreamLifecycle {
       window,
       windowBytes,
       resumeFrom,
+      Attempt.linkOf(this.#options),
       // A resume stays in the stream's version: the node answered it in that one.
       stream.attempt.version,
     );

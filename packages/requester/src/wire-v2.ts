@@ -69,6 +69,8 @@ export function requestV2(request: LogRequest): LogRequestV2 {
     targetPeerId: _target,
     heartbeatSubject: _heartbeat,
     notices: _notices,
+    // v2 has no compressed frames yet: a v2 stream is plain (v1's Compressed kind is v1's).
+    compression: _compression,
     ...read
   } = request;
   return { type: MessageTypeV2.Request, ...read };

@@ -5,6 +5,7 @@ import "./dispose-polyfill.js";
 
 export type { ExitStatus } from "./child-exit.js";
 export { type PollOptions, pollUntil, withDeadline } from "./deadline.js";
+export { DelayRelay, type DelayRelayOptions } from "./delay-relay.js";
 export {
   NatsServerNotFoundError,
   ProcessExitedError,
@@ -13,6 +14,7 @@ export {
   TimeoutError,
 } from "./errors.js";
 export { type FindNatsServerOptions, findNatsServerBinary } from "./find-binary.js";
+export { LogTextGenerator, type LogTextOptions } from "./log-text.js";
 export {
   type AuthorizationOptions,
   authorizationConfig,

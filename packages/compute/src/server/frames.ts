@@ -20,6 +20,8 @@ export function acceptedFrame(
   retention: AcceptedRetention,
   lastSeq: number,
   maxFrameBytes: number,
+  /** The codec of the stream's compressed frames (PROTOCOL.md "Compressed frames"), if any. */
+  compression?: string,
 ): Uint8Array {
   const { afterSeq, ...rest } = retention;
   return encode({
@@ -32,6 +34,7 @@ export function acceptedFrame(
     lastSeq,
     maxFrameBytes,
     ...rest,
+    ...(compression !== undefined && { compression }),
   });
 }
 

@@ -1,6 +1,13 @@
 // The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LIMITS, type Logger, type ProtocolVersion, SUPPORTED_VERSIONS } from "@tailwire/protocol";
+import {
+  type CompressionCodec,
+  LIMITS,
+  type Logger,
+  type ProtocolVersion,
+  resolveCodecs,
+  SUPPORTED_VERSIONS,
+} from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
 import type { LogSource } from "../log-source.js";
 
@@ -51,6 +58,13 @@ export interface LogStreamServerOptions {
     /** How long a partly filled frame waits for more entries (default 2 ms; 0 = send at once). */
     lingerMs?: number;
   };
+  /**
+   * Codecs this node may compress data frames with, in its order of preference; a stream gets
+   * the first its requester offered (PROTOCOL.md "Compressed frames"). Default: every codec
+   * available here (zstd when its optional native module is installed, then brotli); false:
+   * plain frames only.
+   */
+  compression?: readonly CompressionCodec[] | false;
 }
 
 /**
@@ -81,6 +95,7 @@ export interface ResolvedOptions {
   maxFrameBytes: number;
   lingerMs: number;
   versions: readonly ProtocolVersion[];
+  codecs: CompressionCodec[];
   logger: Logger;
 }
 
@@ -132,6 +147,7 @@ export function resolveOptions(options: LogStreamServerOptions, silent: Logger):
     ),
     lingerMs: int(options.batching?.lingerMs, d.batching.lingerMs, 0, "batching.lingerMs"),
     versions: versionsOf(options.versions),
+    codecs: resolveCodecs(options.compression),
     logger: options.logger ?? silent,
   };
 }

@@ -1,6 +1,6 @@
 // One served stream (ServedStream): its state from registration to end, and the pump that sends
 // its data frames under flow control.
-import type { LogRequest } from "@tailwire/protocol";
+import type { CompressionCodec, LogRequest } from "@tailwire/protocol";
 import {
   isRemovedLines,
   type LogReader,
@@ -9,6 +9,7 @@ import {
 } from "../log-source.js";
 import { CreditGate } from "./credit-gate.js";
 import { FrameBatcher } from "./frame-batcher.js";
+import { outgoingFrame } from "./frame-compression.js";
 import {
   acceptedRetentionFields,
   noticeForOldRequester,
@@ -66,6 +67,8 @@ export class ServedStream {
   #ended = false;
   #reader: LogReader | undefined;
   #maxFrameBytes = 0;
+  /** The codec Accepted named for this stream's data frames; undefined = plain frames. */
+  #codec: CompressionCodec | undefined;
   /** The afterSeq the Accepted frame stated. */
   #acceptedAfterSeq = 0;
 
@@ -119,9 +122,16 @@ export class ServedStream {
    * The read opened: sends the Accepted frame (frame 0) for it and takes the read over. Throws
    * when the frame could not be published; the stream then is not accepted.
    */
-  accept(reader: LogReader, maxFrameBytes: number, computeNodeId: string, host: StreamHost): void {
+  accept(
+    reader: LogReader,
+    maxFrameBytes: number,
+    computeNodeId: string,
+    host: StreamHost,
+    codec?: CompressionCodec,
+  ): void {
     this.#reader = reader;
     this.#maxFrameBytes = maxFrameBytes;
+    this.#codec = codec;
     const retention = acceptedRetentionFields(this.request, reader);
     this.#acceptedAfterSeq = retention.afterSeq;
     const { afterSeq, ...rest } = retention;
@@ -132,6 +142,7 @@ export class ServedStream {
         lastSeq: reader.lastSeqAtOpen,
         maxFrameBytes,
         ...rest,
+        ...(codec !== undefined && { compression: codec }),
       }),
     );
     this.#lastN = 0;
@@ -258,11 +269,14 @@ export class ServedStream {
   async #sendReady(host: StreamHost, batcher: FrameBatcher): Promise<boolean> {
     const signal = this.signal;
     while (batcher.ready.length > 0) {
-      const data = batcher.encodeFirst(this.#lastN + 1);
-      if (
-        !this.credit.tryTake(data.byteLength) &&
-        !(await this.credit.take(data.byteLength, signal))
-      )
+      const n = this.#lastN + 1;
+      const { data, creditBytes } = outgoingFrame(
+        this.#codec,
+        this.streamId,
+        n,
+        batcher.encodeFirst(n),
+      );
+      if (!this.credit.tryTake(creditBytes) && !(await this.credit.take(creditBytes, signal)))
         return false;
       if (signal.aborted) return false;
       batcher.ready.shift();

@@ -1,6 +1,7 @@
 // The stream registry: every stream this node serves (opening or accepted) and the requester
 // links that heartbeat them, keyed by requester, so that limits, duplicate checks, control
 // messages and heartbeats all find the same streams, and another requester's ids find nothing.
+import type { ControlMessage } from "@tailwire/protocol";
 import type { RequesterLink } from "./requester-link.js";
 import type { ServedStream } from "./served-stream.js";
 import type { WireDialect } from "./wire-dialect.js";
@@ -37,6 +38,36 @@ export class StreamRegistry {
   /** The stream a requester knows by this id, if it is registered. */
   find(requesterNodeId: string, streamId: string): ServedStream | undefined {
     return this.#streams.get(streamKey(requesterNodeId, streamId));
+  }
+
+  /**
+   * Applies a requester's control message to its own streams (another's ids find nothing):
+   * cancels through `cancel`, credit to each stream's gate. Returns how many items named no
+   * stream of that requester.
+   */
+  applyControl(
+    requesterNodeId: string,
+    control: Pick<ControlMessage, "cancel" | "credit">,
+    cancel: (stream: ServedStream) => void,
+    /** Which of its streams the message may reach (a control's wire version: its own). */
+    reaches: (stream: ServedStream) => boolean = () => true,
+  ): number {
+    const find = (streamId: string) => {
+      const stream = this.find(requesterNodeId, streamId);
+      return stream && reaches(stream) ? stream : undefined;
+    };
+    let ignored = 0;
+    for (const streamId of control.cancel ?? []) {
+      const stream = find(streamId);
+      if (stream) cancel(stream);
+      else ignored++;
+    }
+    for (const grant of control.credit ?? []) {
+      const stream = find(grant.streamId);
+      if (stream) stream.credit.grant(grant.bytes);
+      else ignored++;
+    }
+    return ignored;
   }
 
   /** Registered streams of one requester. */

@@ -32,6 +32,8 @@ export interface AcceptedFields {
   firstSeq?: number;
   /** v1 only: the notice kinds this stream will send. */
   notices?: string[];
+  /** v1 only (so far): the codec of the stream's compressed frames. */
+  compression?: string;
 }
 
 export interface WireDialect {
@@ -61,8 +63,8 @@ export const WIRE_V1: WireDialect = {
   streamInbox: (requesterNodeId, _computeNodeId, streamId) =>
     subjects.streamInbox(requesterNodeId, streamId),
   heartbeatSubject: (requesterNodeId) => subjects.heartbeat(requesterNodeId),
-  accepted: (streamId, computeNodeId, { lastSeq, maxFrameBytes, ...retention }) =>
-    acceptedFrame(streamId, computeNodeId, retention, lastSeq, maxFrameBytes),
+  accepted: (streamId, computeNodeId, { lastSeq, maxFrameBytes, compression, ...retention }) =>
+    acceptedFrame(streamId, computeNodeId, retention, lastSeq, maxFrameBytes, compression),
   data: (streamId, n, entries, partial) => encodeDataFrame(streamId, n, entries, partial),
   removed: (streamId, n, reason, fromSeq, toSeq) =>
     encode({ type: MessageType.Notice, streamId, n, notice: "removed", reason, fromSeq, toSeq }),

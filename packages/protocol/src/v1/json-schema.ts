@@ -1,4 +1,5 @@
 // The JSON Schema of v1 (schema/v1.json), generated from the TypeBox schemas.
+import { CompressedFrameHeader } from "./compression.js";
 import { schemasV1 } from "./schemas.js";
 
 /**
@@ -7,7 +8,11 @@ import { schemasV1 } from "./schemas.js";
  */
 export function jsonSchemaV1(): object {
   // JSON round trip drops TypeBox's symbol-keyed metadata, leaving plain JSON Schema.
-  const definitions = JSON.parse(JSON.stringify(schemasV1)) as Record<string, unknown>;
+  // The compressed frame's header is the JSON before its binary body (PROTOCOL.md).
+  const definitions = JSON.parse(JSON.stringify({ ...schemasV1, CompressedFrameHeader })) as Record<
+    string,
+    unknown
+  >;
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     $id: "https://tailwire.dev/schema/ExecutionLogs/v1.json",

@@ -87,6 +87,11 @@ const NoticeList = () =>
   });
 export const NOTICE_KINDS = ["removed"] as const;
 
+/** A codec name (compression); the codecs of v1 are in compression.ts. */
+const CODEC_PATTERN = "^[a-z][a-z0-9_-]{0,31}$";
+const CodecList = () =>
+  Type.Array(Type.String({ pattern: CODEC_PATTERN }), { maxItems: 16, uniqueItems: true });
+
 export const LogRequest = Type.Object(
   {
     type: Type.Literal(MessageType.Request),
@@ -124,6 +129,11 @@ export const LogRequest = Type.Object(
     window: Type.Integer({ minimum: LIMITS.minWindowBytes, maximum: LIMITS.maxWindowBytes }),
     /** Optional (retention): the Notice kinds this requester understands. See NoticeList. */
     notices: Type.Optional(NoticeList()),
+    /**
+     * Optional (compression): the codecs this requester can decompress, most wanted first;
+     * unknown names are ignored. Absent or empty: plain frames only. See CompressedFrameHeader.
+     */
+    compression: Type.Optional(CodecList()),
   },
   { $id: "ExecutionLogs.Request/v1" },
 );
@@ -150,6 +160,11 @@ export const AcceptedFrame = Type.Object(
     firstSeq: Type.Optional(Seq),
     /** Optional: the notice kinds of the request that this stream will send (see NoticeFrame). */
     notices: Type.Optional(NoticeList()),
+    /**
+     * Optional (compression): the codec, one the request offered, that this stream's data
+     * frames may be compressed with (ExecutionLogs.Compressed/v1). Absent: plain frames only.
+     */
+    compression: Type.Optional(Type.String({ pattern: CODEC_PATTERN })),
   },
   { $id: "ExecutionLogs.Accepted/v1" },
 );

@@ -17,13 +17,17 @@ import {
   encode,
   encodeDataFrame,
 } from "./codec.js";
+import { COMPRESSED_FRAME_TYPE, compressDataFrame, decodeStreamFrame } from "./compression.js";
 import { type DecodedDataFrame, MessageType, type MessageV1 } from "./schemas.js";
 
 const dir = new URL("../../fixtures/v1/wire/", import.meta.url);
-const names = readdirSync(dir)
+const allNames = readdirSync(dir)
   .filter((f) => f.endsWith(".wire"))
   .map((f) => f.slice(0, -".wire".length))
   .sort();
+// Compressed frames (compressed-*) have their own checks below: their body is the codec's.
+const names = allNames.filter((name) => !name.startsWith("compressed-"));
+const compressedNames = allNames.filter((name) => name.startsWith("compressed-"));
 const wire = (name: string): Buffer => readFileSync(new URL(`${name}.wire`, dir));
 const decoded = (name: string): MessageV1 =>
   JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as MessageV1;
@@ -56,7 +60,7 @@ describe("wire-exact v1 fixtures", () => {
       .filter((f) => f.endsWith(".json"))
       .map((f) => f.slice(0, -".json".length))
       .sort();
-    expect(json).toEqual(names);
+    expect(json).toEqual(allNames);
     expect(names.length).toBeGreaterThanOrEqual(20);
   });
 
@@ -117,4 +121,53 @@ describe("wire-exact v1 fixtures", () => {
       expect(text.slice(newline + 1).split("\n")).toHaveLength(header.stream.length);
     }
   });
+});
+
+/** A compressed frame's .json: its header's fields, and in `frame` the data frame it decodes to. */
+interface CompressedFixture {
+  type: string;
+  streamId: string;
+  n: number;
+  codec: "zstd" | "brotli";
+  size: number;
+  frame: DecodedDataFrame;
+}
+
+describe("wire-exact v1 fixtures: compressed frames", () => {
+  const fixture = (name: string) =>
+    JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as CompressedFixture;
+
+  it("has one for each codec of v1", () => {
+    expect(compressedNames.map((name) => fixture(name).codec).sort()).toEqual(["brotli", "zstd"]);
+  });
+
+  it.each(compressedNames)("%s: decodes to exactly its .json", (name) => {
+    const expected = fixture(name);
+    const { frame, compressed } = decodeStreamFrame(wire(name), {
+      codec: expected.codec,
+      maxFrameBytes: 65_536,
+    });
+    const { frame: expectedFrame, ...header } = expected;
+    expect(header.type).toBe(COMPRESSED_FRAME_TYPE);
+    expect(compressed).toEqual({ codec: header.codec, size: header.size });
+    expect(frame).toStrictEqual(expectedFrame);
+  });
+
+  it.each(compressedNames)(
+    "%s: the header is exact compact JSON, and our encoder writes a frame that decodes the same",
+    (name) => {
+      const expected = fixture(name);
+      const { frame: inner, ...header } = expected;
+      const bytes = wire(name);
+      const newline = bytes.indexOf(0x0a);
+      expect(bytes.subarray(0, newline).toString("utf8")).toBe(JSON.stringify(header));
+      // The compressed bytes are the codec library's own (another zstd may write others); the
+      // data frame inside is exact.
+      const plain = encodeDataFrame(inner.streamId, inner.n, dataFrameEntries(inner), false);
+      expect(plain.byteLength).toBe(header.size);
+      const ours = compressDataFrame(expected.codec, inner.streamId, inner.n, plain);
+      const decoded = decodeStreamFrame(ours, { codec: expected.codec, maxFrameBytes: 65_536 });
+      expect(decoded.frame).toStrictEqual(inner);
+    },
+  );
 });

@@ -9,6 +9,7 @@
  *   is in the subject both ways (`node.compute.<id>.` in, `_TW.<requester>.v2.<id>.` out);
  * - `heartbeatSubject` (Request) and `requesterNodeId` (HeartbeatResponse): derived, so a
  *   compute node has nothing to check and nothing to get wrong;
+ * - `compression` (Request, Accepted): not yet; v1's optional compressed frames have no v2 kind.
  * - `notices` (Request, Accepted): removal notices are always on in v2 (every v2 reader speaks
  *   Notice), so `Accepted.firstSeq` is required and an old requester's SEQUENCE_GAP fallback is
  *   gone.
@@ -56,8 +57,15 @@ export type MessageTypeNameV2 = (typeof MessageTypeV2)[keyof typeof MessageTypeV
 export const LogRequestV2 = Type.Object(
   {
     type: Type.Literal(MessageTypeV2.Request),
-    ...Type.Omit(RequestV1, ["type", "sourcePeerId", "targetPeerId", "heartbeatSubject", "notices"])
-      .properties,
+    ...Type.Omit(RequestV1, [
+      "type",
+      "sourcePeerId",
+      "targetPeerId",
+      "heartbeatSubject",
+      "notices",
+      // Not in v2 yet: v1's compressed frames (ExecutionLogs.Compressed/v1) have no v2 kind.
+      "compression",
+    ]).properties,
   },
   { $id: MessageTypeV2.Request },
 );
@@ -66,7 +74,8 @@ export type LogRequestV2 = Static<typeof LogRequestV2>;
 export const AcceptedFrameV2 = Type.Object(
   {
     type: Type.Literal(MessageTypeV2.Accepted),
-    ...Type.Omit(AcceptedV1, ["type", "computeNodeId", "firstSeq", "notices"]).properties,
+    ...Type.Omit(AcceptedV1, ["type", "computeNodeId", "firstSeq", "notices", "compression"])
+      .properties,
     /** Required in v2: the first seq the store still held (lastSeq + 1 when it held none). */
     firstSeq: AcceptedV1.properties.afterSeq,
   },

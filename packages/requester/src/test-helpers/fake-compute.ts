@@ -1,7 +1,9 @@
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
+  type CompressionCodec,
   type ControlMessage,
+  compressDataFrame,
   decodeControl,
   decodeHeartbeatResponse,
   decodeRequest,
@@ -42,7 +44,15 @@ export class ScriptedStream {
     return this.request.streamId;
   }
 
-  accept(options: { afterSeq?: number; lastSeq?: number; maxFrameBytes?: number } = {}): void {
+  accept(
+    options: {
+      afterSeq?: number;
+      lastSeq?: number;
+      maxFrameBytes?: number;
+      /** The codec Accepted names (compressed frames); absent like a node that knows none. */
+      compression?: string;
+    } = {},
+  ): void {
     this.#frame({
       type: MessageType.Accepted,
       streamId: this.streamId,
@@ -53,6 +63,7 @@ export class ScriptedStream {
       // What a compute node following PROTOCOL.md states: at most half the window.
       maxFrameBytes:
         options.maxFrameBytes ?? Math.min(64 * 1024, Math.floor(this.request.window / 2)),
+      ...(options.compression === undefined ? {} : { compression: options.compression }),
     });
     this.n = 1;
   }
@@ -69,6 +80,25 @@ export class ScriptedStream {
       line: e.line,
     }));
     const bytes = encodeDataFrame(this.streamId, this.n++, full, partial);
+    this.#nc.publish(this.reply, bytes);
+    return bytes.byteLength;
+  }
+
+  /** Sends one data frame compressed with `codec` (as our compute node would); returns its wire bytes. */
+  compressedData(entries: readonly TestEntry[], codec: CompressionCodec): number {
+    const full = entries.map((e) => ({
+      seq: e.seq,
+      stream: e.stream ?? ("stdout" as const),
+      time: e.time ?? 1_700_000_000_000 + e.seq,
+      line: e.line,
+    }));
+    const n = this.n++;
+    const bytes = compressDataFrame(
+      codec,
+      this.streamId,
+      n,
+      encodeDataFrame(this.streamId, n, full, false),
+    );
     this.#nc.publish(this.reply, bytes);
     return bytes.byteLength;
   }

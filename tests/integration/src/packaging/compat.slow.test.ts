@@ -121,7 +121,7 @@ describe("a v1 compute node and messages from a newer requester", () => {
       {
         ...v1Request(streamId),
         // What a later v1 revision might add: unknown to this node, ignored.
-        compression: "zstd",
+        checksum: "crc32c",
         priority: 7,
         resumeToken: { epoch: 2, token: "abc" },
       },

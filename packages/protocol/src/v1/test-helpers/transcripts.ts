@@ -105,6 +105,25 @@ function wholeRead(): Transcript {
         ],
       },
       {
+        title:
+          "compression offered with codecs the node does not have: ignored, plain frames, no Accepted.compression",
+        steps: [
+          send(
+            REQ,
+            SUBJECT.request,
+            message(request({ executionId: "conformance-basic", tail: 2, compression: ["lz77x"] })),
+            "Compressed frames (v1, optional)",
+            { ...reply, note: "unknown codec names in the offer are ignored" },
+          ),
+          send(CMP, inbox, accepted(6, 8, 32768), STREAM, {
+            vary: ["maxFrameBytes"],
+            note: "no compression field: the stream's frames are plain",
+          }),
+          send(CMP, inbox, dataFrame(1, basic.slice(6)), DATA, { vary: ["framing"] }),
+          send(CMP, inbox, end(2, 8, 3), STREAM),
+        ],
+      },
+      {
         title: "resume: fromSeq takes precedence over tail",
         steps: [
           send(

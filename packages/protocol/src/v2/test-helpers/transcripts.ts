@@ -54,7 +54,7 @@ function payloadV2(payload: string): string {
   const v2: Record<string, unknown> = { type: V2_TYPE[type] };
   for (const [field, value] of Object.entries(message)) {
     if (field === "type" || IDENTITY.includes(field)) continue;
-    if (field === "heartbeatSubject" || field === "notices") continue;
+    if (field === "heartbeatSubject" || field === "notices" || field === "compression") continue;
     v2[field] = value;
   }
   if (type === MessageType.Accepted && v2.firstSeq === undefined) {
