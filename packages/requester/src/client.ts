@@ -14,6 +14,7 @@ import {
   InternalError,
   isExecutionId,
   isJobId,
+  isNodeId,
   MessageType,
   newStreamId,
   type ProtocolVersion,
@@ -345,10 +346,31 @@ export class LogStreamClient {
       onEvent: (event) => {
         if (event.type === "disconnect") this.#liveness.disconnected();
         else if (event.type === "reconnect") this.#onReconnect();
+        else if (event.type === "error") this.#onRefused(event);
       },
       onError: (error) =>
         this.#options.logger.warn({ err: error }, "connection status watch failed"),
     });
+  }
+
+  /**
+   * The server refused a publish of ours (nats.js reports a PermissionViolationError): when it
+   * was a v2 request, the requester's user may not speak v2 (SECURITY.md's v1 table), so the
+   * node's pending v2 streams are asked in v1 at once instead of after the accept timeout.
+   */
+  #onRefused(event: { type: string }): void {
+    const error = (event as { error?: { operation?: unknown; subject?: unknown } }).error;
+    if (error?.operation !== "publish" || typeof error.subject !== "string") return;
+    const parts = error.subject.split(".");
+    const computeNodeId = parts[2];
+    if (
+      parts.length !== 5 ||
+      computeNodeId === undefined ||
+      !isNodeId(computeNodeId) ||
+      error.subject !== subjectsV2.request(computeNodeId, this.#options.nodeId)
+    )
+      return;
+    this.#streams.v2Refused(computeNodeId);
   }
 
   #onReconnect(): void {

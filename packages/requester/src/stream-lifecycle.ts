@@ -235,6 +235,14 @@ export class StreamLifecycle {
     };
   }
 
+  /** The server refused our v2 requests to `computeNodeId`: its pending ones go v1 at once. */
+  v2Refused(computeNodeId: string): void {
+    for (const stream of [...this.#open]) {
+      if (stream.computeNodeId === computeNodeId && !stream.attempt.detached)
+        this.v2Unanswered(stream, "permission violation");
+    }
+  }
+
   /** Registers the stream's current attempt and sends its request: also the entry point of a resume. */
   #start(stream: ClientStream, payload: Uint8Array): void {
     const attempt = stream.attempt;
