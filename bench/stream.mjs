@@ -84,11 +84,19 @@ async function rawNats(server, child, count) {
 }
 
 /** The consuming loop takes entries one by one (`for await (const entry of stream)`), or whole batches. */
-async function tailwire(server, child, count, { batches = false, compression = false } = {}) {
+async function tailwire(
+  server,
+  child,
+  count,
+  { batches = false, compression = false, protocol = "auto" } = {},
+) {
   const nc = await connectTo(server, "requester");
   const client = new LogStreamClient({
     connection: nc,
     nodeId: "bench-requester",
+    // Compressed frames are v1's (v2 has none yet): a compressed run speaks v1. Otherwise two
+    // nodes of this release speak v2 ("auto"), unless the path asks for v1 to compare.
+    protocol: compression ? "v1" : protocol,
     compression,
   });
   try {
@@ -181,9 +189,8 @@ export async function run({ quick }) {
   const linesPerMessage = Math.floor((64 * 1024 - 200) / 215);
   return withServer(async (server) => {
     // Padded 200-byte lines: uncompressed (the figures of earlier runs), then compressed.
-    const [raw, entries, batches, entriesCompressed, batchesCompressed] = await comparePaths(
-      server,
-      {
+    const [raw, entries, batches, entriesCompressed, batchesCompressed, entriesV1, batchesV1] =
+      await comparePaths(server, {
         text: "padded",
         count,
         rounds,
@@ -194,9 +201,10 @@ export async function run({ quick }) {
           { batches: true },
           { compression: true },
           { batches: true, compression: true },
+          { protocol: "v1" },
+          { batches: true, protocol: "v1" },
         ],
-      },
-    );
+      });
     // Log-like text (about 140 bytes a line), raw NATS batched by frame size, then tailwire
     // uncompressed and compressed (the codec the two sides agree on: zstd here).
     const [logsRaw, logsPlain, logsCompressed] = await comparePaths(server, {
@@ -221,6 +229,10 @@ export async function run({ quick }) {
       tailwireBatches: batches,
       tailwireCompressed: entriesCompressed,
       tailwireBatchesCompressed: batchesCompressed,
+      tailwireV1: entriesV1,
+      tailwireBatchesV1: batchesV1,
+      v2OverV1: entries.linesPerSecond / entriesV1.linesPerSecond,
+      v2OverV1Batches: batches.linesPerSecond / batchesV1.linesPerSecond,
       compressedRatio: entriesCompressed.linesPerSecond / raw.linesPerSecond,
       compressedBatchRatio: batchesCompressed.linesPerSecond / raw.linesPerSecond,
       ratio,
@@ -234,6 +246,10 @@ export async function run({ quick }) {
         row("tailwire, for await of batches()", batches, LINE_BYTES),
         ratioRow("entries / raw", ratio),
         ratioRow("batches / raw", batchRatio),
+        row("tailwire v1, for await of entries", entriesV1, LINE_BYTES),
+        row("tailwire v1, for await of batches()", batchesV1, LINE_BYTES),
+        ratioRow("v2 entries / v1 entries", entries.linesPerSecond / entriesV1.linesPerSecond),
+        ratioRow("v2 batches / v1 batches", batches.linesPerSecond / batchesV1.linesPerSecond),
         row("tailwire compressed, for await of entries", entriesCompressed, LINE_BYTES),
         row("tailwire compressed, for await of batches()", batchesCompressed, LINE_BYTES),
         ratioRow("compressed entries / raw", entriesCompressed.linesPerSecond / raw.linesPerSecond),

@@ -35,6 +35,7 @@ export {
   type LogStreamServerOptions,
   type LogStreamServerStats,
   type RequesterStats,
+  type VersionStats,
 } from "./log-stream-server.js";
 export { FileLogStore, type FileLogStoreOptions } from "./stores/file-log-store.js";
 export { MemoryLogStore, type MemoryLogStoreOptions } from "./stores/memory-log-store.js";

@@ -1,16 +1,23 @@
 // The compute side of execution lookup: answers "who holds execution E / job J's executions"
-// for what this node's store holds (PROTOCOL.md, "Locating executions").
+// for what this node's store holds (PROTOCOL.md, "Locating executions"), in v1 and in v2 (where
+// the requester is the lookup subject's and the answer's subject names this node).
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   decodeLocate,
+  decodeLocateV2,
   encode,
+  encodeV2,
+  LOCATE_SUBJECT_PREFIX_V2,
   type LocatedExecution,
   type LocateRequest,
   type Logger,
   locateSubjects,
   MAX_LOCATED_EXECUTIONS,
   MessageType,
+  MessageTypeV2,
+  type ProtocolVersion,
   silentLogger,
+  subjectsV2,
 } from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
 import type { CatalogChange, ExecutionCatalog } from "./execution-catalog.js";
@@ -25,10 +32,12 @@ export interface LocateResponderOptions {
   logger?: Logger;
   /** Lookups answered per second, all requesters together (default 1 000, bursts of 2 000). */
   maxLookupsPerSecond?: number;
+  /** The wire versions to answer lookups in (default both; the server passes its own). */
+  versions?: readonly ProtocolVersion[];
 }
 
 export interface LocateResponderStats {
-  /** Subjects this node listens on: one per execution and one per job it holds. */
+  /** Executions and jobs this node answers lookups for (one subscription each per version). */
   subscriptions: number;
   answered: number;
   /** Invalid lookups, lookups for another id than their subject's, foreign replies, over the rate. */
@@ -48,9 +57,11 @@ export class LocateResponder {
   readonly #log: Logger;
   readonly #rate: RateLimiter;
   readonly #maxRate: number;
-  readonly #executions = new Map<string, Subscription>();
-  /** Per job: its subscription and the executions of it held here. */
-  readonly #jobs = new Map<string, { sub: Subscription; executions: Set<string> }>();
+  readonly #versions: readonly ProtocolVersion[];
+  /** Per execution: its subscriptions, one per version answered. */
+  readonly #executions = new Map<string, Subscription[]>();
+  /** Per job: its subscriptions and the executions of it held here. */
+  readonly #jobs = new Map<string, { subs: Subscription[]; executions: Set<string> }>();
   #stopWatching: (() => void) | undefined;
   #answered = 0;
   #rejected = 0;
@@ -61,6 +72,7 @@ export class LocateResponder {
     this.#nc = options.connection;
     this.#catalog = options.catalog;
     this.#log = options.logger ?? silentLogger;
+    this.#versions = options.versions ?? ["v1", "v2"];
     this.#maxRate = integerOption(
       "maxLookupsPerSecond",
       options.maxLookupsPerSecond ?? DEFAULTS.locate.maxLookupsPerSecond,
@@ -82,8 +94,8 @@ export class LocateResponder {
   async close(): Promise<void> {
     this.#closed = true;
     this.#stopWatching?.();
-    for (const sub of this.#executions.values()) sub.unsubscribe();
-    for (const job of this.#jobs.values()) job.sub.unsubscribe();
+    for (const subs of this.#executions.values()) for (const sub of subs) sub.unsubscribe();
+    for (const job of this.#jobs.values()) for (const sub of job.subs) sub.unsubscribe();
     this.#executions.clear();
     this.#jobs.clear();
   }
@@ -104,36 +116,51 @@ export class LocateResponder {
 
   #add(executionId: string, jobId: string | undefined): void {
     if (this.#closed || this.#executions.has(executionId)) return;
-    this.#executions.set(executionId, this.#subscribe(locateSubjects.execution(executionId)));
+    this.#executions.set(executionId, this.#subscribeAll("e", executionId));
     if (jobId === undefined) return;
     let job = this.#jobs.get(jobId);
     if (!job) {
-      job = { sub: this.#subscribe(locateSubjects.job(jobId)), executions: new Set() };
+      job = { subs: this.#subscribeAll("j", jobId), executions: new Set() };
       this.#jobs.set(jobId, job);
     }
     job.executions.add(executionId);
   }
 
   #remove(executionId: string, jobId: string | undefined): void {
-    this.#executions.get(executionId)?.unsubscribe();
+    for (const sub of this.#executions.get(executionId) ?? []) sub.unsubscribe();
     this.#executions.delete(executionId);
     const job = jobId === undefined ? undefined : this.#jobs.get(jobId);
     if (!job || jobId === undefined) return;
     job.executions.delete(executionId);
     if (job.executions.size === 0) {
-      job.sub.unsubscribe();
+      for (const sub of job.subs) sub.unsubscribe();
       this.#jobs.delete(jobId);
     }
   }
 
-  #subscribe(subject: string): Subscription {
+  /** The subscriptions of one id: v1's subject, and v2's for every requester. */
+  #subscribeAll(kind: "e" | "j", id: string): Subscription[] {
+    const subs: Subscription[] = [];
+    if (this.#versions.includes("v1")) {
+      const subject = kind === "e" ? locateSubjects.execution(id) : locateSubjects.job(id);
+      subs.push(this.#subscribe(subject, (msg) => this.#onLookup(msg)));
+    }
+    if (this.#versions.includes("v2")) {
+      subs.push(
+        this.#subscribe(subjectsV2.locateWildcard(kind, id), (msg) => this.#onLookupV2(msg)),
+      );
+    }
+    return subs;
+  }
+
+  #subscribe(subject: string, handle: (msg: Msg) => Promise<void>): Subscription {
     return this.#nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) {
           this.#log.warn({ err: error, subject }, "locate subscription failed");
           return;
         }
-        void this.#onLookup(msg).catch((err: unknown) => {
+        void handle(msg).catch((err: unknown) => {
           this.#log.warn({ err }, "could not answer a lookup");
         });
       },
@@ -167,7 +194,41 @@ export class LocateResponder {
     this.#answered++;
   }
 
-  async #describe(request: LocateRequest): Promise<LocatedExecution[]> {
+  /**
+   * A v2 lookup: the requester is its subject's (`node.locate.ExecutionLocate/v2.<rid>.…`), the
+   * answer goes to `_TW.<rid>.v2.<this node>.l.<lookupId>` (derived, never the reply subject),
+   * and only when the reply subject is that lookup's own (where NATS's 503 would go).
+   */
+  async #onLookupV2(msg: Msg): Promise<void> {
+    const rid = msg.subject.slice(LOCATE_SUBJECT_PREFIX_V2.length + 1).split(".")[0] ?? "";
+    let request: ReturnType<typeof decodeLocateV2>;
+    let asked: string;
+    try {
+      request = decodeLocateV2(msg.data);
+      asked =
+        request.executionId !== undefined
+          ? subjectsV2.locateExecution(rid, request.executionId)
+          : subjectsV2.locateJob(rid, request.jobId as string);
+    } catch (error) {
+      this.#reject("invalid lookup", error);
+      return;
+    }
+    if (asked !== msg.subject) return this.#reject("lookup for another subject's id");
+    if (msg.reply !== subjectsV2.locateReply(rid, request.lookupId))
+      return this.#reject("lookup reply is not the lookup's own");
+    if (!this.#rate.take("")) return this.#reject("over the lookup rate");
+    const executions = await this.#describe(request);
+    if (executions.length === 0 || this.#closed) return;
+    this.#nc.publish(
+      subjectsV2.locateAnswer(rid, this.computeNodeId, request.lookupId),
+      encodeV2({ type: MessageTypeV2.Located, executions }),
+    );
+    this.#answered++;
+  }
+
+  async #describe(
+    request: Pick<LocateRequest, "executionId" | "jobId">,
+  ): Promise<LocatedExecution[]> {
     const ids =
       request.executionId !== undefined
         ? [request.executionId]

@@ -1,6 +1,6 @@
 // The compute node's log stream server (LogStreamServer): subscribes to the node's request and
-// control subjects and wires admission, the stream registry, the served streams and the
-// requester links together; each of those owns its own state (see server/).
+// control subjects (v1 and v2) and wires admission, the stream registry, the served streams and
+// the requester links together; each of those owns its own state (see server/).
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   type ControlMessage,
@@ -10,10 +10,12 @@ import {
   isErrorCode,
   type Logger,
   type LogRequest,
+  type ProtocolVersion,
   rejectionInbox,
   SequenceGapError,
   silentLogger,
   subjects,
+  subjectsV2,
   TailwireError,
 } from "@tailwire/protocol";
 import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
@@ -23,7 +25,7 @@ import type { LogSource } from "./log-source.js";
 import { Admission, replyRefusal } from "./server/admission.js";
 import { codecFor } from "./server/frame-compression.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
-import { endFrame, errorFrame, messageOf } from "./server/frames.js";
+import { messageOf } from "./server/frames.js";
 import { linkHost } from "./server/link-host.js";
 import {
   type LogStreamServerOptions,
@@ -34,6 +36,9 @@ import { RequesterLink } from "./server/requester-link.js";
 import { type EndCause, ServedStream, type StreamHost } from "./server/served-stream.js";
 import { Counters, type LogStreamServerStats } from "./server/stats.js";
 import { StreamRegistry } from "./server/stream-registry.js";
+import { readControlV2, readRequestV2 } from "./server/v2-intake.js";
+import { VersionCensus } from "./server/version-census.js";
+import { WIRE_V1, WIRE_V2, type WireDialect } from "./server/wire-dialect.js";
 
 export {
   DEFAULTS,
@@ -42,13 +47,15 @@ export {
 } from "./server/options.js";
 export type { EndCause } from "./server/served-stream.js";
 export type { LogStreamServerStats, RequesterStats } from "./server/stats.js";
+export type { VersionStats } from "./server/version-census.js";
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /**
- * The compute side of ExecutionLogs/v1: answers log requests from a LogSource, streams frames
- * under flow control, heartbeats every requester it serves and lets go of requesters that stop
- * answering. See PROTOCOL.md.
+ * The compute side of ExecutionLogs (v1 and v2 side by side, each stream in the version it was
+ * opened in): answers log requests from a LogSource, streams frames under flow control,
+ * heartbeats every requester it serves and lets go of requesters that stop answering. See
+ * PROTOCOL.md.
  */
 export class LogStreamServer {
   readonly nodeId: string;
@@ -57,6 +64,8 @@ export class LogStreamServer {
   readonly #options: ResolvedOptions;
   readonly #log: Logger;
   readonly #counters = new Counters();
+  /** Who speaks which wire version to this node (stats().versions, VERSIONING.md). */
+  readonly #census = new VersionCensus();
   readonly #registry: StreamRegistry;
   readonly #admission: Admission;
   readonly #pumps = new Set<Promise<void>>();
@@ -96,8 +105,8 @@ export class LogStreamServer {
       maxMissed: this.#options.maxMissed,
     };
     this.#registry = new StreamRegistry(
-      (key, requesterNodeId, heartbeatSubject) =>
-        new RequesterLink(key, requesterNodeId, heartbeatSubject, host, settings),
+      (key, requesterNodeId, heartbeatSubject, wire) =>
+        new RequesterLink(key, requesterNodeId, heartbeatSubject, host, settings, wire),
     );
     this.#admission = new Admission(this.nodeId, this.#options, this.#registry, () =>
       this.#maxPayload(),
@@ -111,13 +120,29 @@ export class LogStreamServer {
     const onError = (what: string) => (error: Error | null) => {
       if (error) this.#log.error({ err: error, subject: what }, "subscription failed");
     };
+    const versions = this.#options.versions;
+    const subscribe = (subject: string, what: string, handle: (msg: Msg) => void) =>
+      this.#connection.subscribe(subject, {
+        callback: (error, msg) => (error ? onError(what)(error) : handle(msg)),
+      });
     this.#subscriptions = [
-      this.#connection.subscribe(subjects.request(this.nodeId), {
-        callback: (error, msg) => (error ? onError("request")(error) : this.#onRequest(msg)),
-      }),
-      this.#connection.subscribe(subjects.control(this.nodeId), {
-        callback: (error, msg) => (error ? onError("control")(error) : this.#onControl(msg)),
-      }),
+      ...(versions.includes("v1")
+        ? [
+            subscribe(subjects.request(this.nodeId), "request", (m) => this.#onRequest(m)),
+            subscribe(subjects.control(this.nodeId), "control", (m) => this.#onControl(m)),
+          ]
+        : []),
+      // v2: one subscription each for every requester; the subject's last token says who.
+      ...(versions.includes("v2")
+        ? [
+            subscribe(subjectsV2.requestWildcard(this.nodeId), "request v2", (m) =>
+              this.#onRequestV2(m),
+            ),
+            subscribe(subjectsV2.controlWildcard(this.nodeId), "control v2", (m) =>
+              this.#onControlV2(m),
+            ),
+          ]
+        : []),
     ];
     this.#watchReconnects();
     const locate = this.#locateOption;
@@ -127,6 +152,7 @@ export class LogStreamServer {
         computeNodeId: this.nodeId,
         catalog: this.#source,
         logger: this.#log,
+        versions: this.#options.versions,
         ...(typeof locate === "object" && locate.maxLookupsPerSecond !== undefined
           ? { maxLookupsPerSecond: locate.maxLookupsPerSecond }
           : {}),
@@ -134,7 +160,7 @@ export class LogStreamServer {
       await this.#locator.start();
     }
     await this.#connection.flush();
-    this.#log.info({ nodeId: this.nodeId }, "log stream server started");
+    this.#log.info({ nodeId: this.nodeId, versions }, "log stream server started");
   }
 
   /**
@@ -150,7 +176,7 @@ export class LogStreamServer {
     this.#status?.stop();
     for (const stream of this.#registry.streams()) {
       this.#end(stream, "going_away", (n) =>
-        errorFrame(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
+        stream.wire.error(stream.streamId, "GOING_AWAY", "compute node is shutting down", n),
       );
     }
     this.#registry.closeLinks();
@@ -186,6 +212,7 @@ export class LogStreamServer {
       framesSent: c.framesSent,
       bytesSent: c.bytesSent,
       locate: this.#locator?.stats() ?? null,
+      versions: this.#census.stats(this.#registry.streams().map((s) => s.wire.version)),
     };
   }
 
@@ -209,6 +236,7 @@ export class LogStreamServer {
       streamId: request.streamId,
       executionId: request.executionId,
     };
+    this.#noteVersion("v1", request.sourcePeerId);
     if (!reply) {
       this.#reject("BAD_REQUEST", "request has no reply subject", undefined, ctx);
       return;
@@ -218,13 +246,46 @@ export class LogStreamServer {
       this.#reject("BAD_REQUEST", badReply, undefined, ctx);
       return;
     }
-    const to = { reply, streamId: request.streamId };
-    const refusal = this.#admission.refusal(request, this.#state === "running");
-    if (refusal) {
-      this.#reject(refusal[0], refusal[1], to, ctx);
+    this.#admit(request, reply, WIRE_V1, ctx);
+  }
+
+  /** A v2 request: the requester is the subject's (see server/v2-intake.ts). */
+  #onRequestV2(msg: Msg): void {
+    const intake = readRequestV2(msg, this.nodeId);
+    if (intake.kind === "drop") {
+      this.#log.debug({ reason: intake.reason }, "v2 request dropped");
       return;
     }
-    const stream = new ServedStream(request, reply);
+    this.#noteVersion("v2", intake.ctx.requesterNodeId);
+    if (intake.kind === "reject") {
+      this.#reject(intake.code, intake.message, intake.to, intake.ctx, WIRE_V2);
+      return;
+    }
+    this.#admit(intake.request, intake.inbox, WIRE_V2, intake.ctx);
+  }
+
+  /** Counts a request of `version`; the first v1 one of a requester (an hour) is logged. */
+  #noteVersion(version: ProtocolVersion, requesterNodeId: string): void {
+    if (!this.#census.request(version, requesterNodeId)) return;
+    if (version === "v1") {
+      this.#log.info({ requesterNodeId, version }, "requester uses ExecutionLogs/v1");
+    } else this.#log.debug({ requesterNodeId, version }, "requester uses ExecutionLogs/v2");
+  }
+
+  /** Admission and registration, the same for both versions once the request is known. */
+  #admit(
+    request: LogRequest,
+    inbox: string,
+    wire: WireDialect,
+    ctx: Record<string, unknown>,
+  ): void {
+    const to = { reply: inbox, streamId: request.streamId };
+    const refusal = this.#admission.refusal(request, this.#state === "running", wire);
+    if (refusal) {
+      this.#reject(refusal[0], refusal[1], to, ctx, wire);
+      return;
+    }
+    const stream = new ServedStream(request, inbox, wire);
     // Registered before anything is awaited, so limits and duplicate checks cannot race.
     this.#registry.add(stream);
     this.#track(this.#open(stream));
@@ -262,6 +323,7 @@ export class LogStreamServer {
           streamId: stream.streamId,
           executionId: request.executionId,
         },
+        stream.wire,
       );
       return;
     }
@@ -281,7 +343,8 @@ export class LogStreamServer {
         maxFrameBytes,
         this.nodeId,
         this.#streamHost,
-        codecFor(request, this.#options.codecs),
+        // v2 has no compressed frame kind yet (ExecutionLogs.Compressed/v1 is v1's): plain.
+        stream.wire.version === "v1" ? codecFor(request, this.#options.codecs) : undefined,
       );
     } catch (error) {
       this.#fail(stream, error);
@@ -313,12 +376,16 @@ export class LogStreamServer {
     message: string,
     to: { reply: string; streamId: string } | undefined,
     ctx: Record<string, unknown>,
+    wire: WireDialect = WIRE_V1,
   ): void {
     this.#counters.requestsRejected[code]++;
-    this.#log.info({ ...ctx, code, reason: message }, "log request rejected");
+    this.#log.info(
+      { ...ctx, version: wire.version, code, reason: message },
+      "log request rejected",
+    );
     if (!to) return;
     try {
-      this.#publish(to.reply, errorFrame(to.streamId, code, message, undefined));
+      this.#publish(to.reply, wire.error(to.streamId, code, message, undefined));
     } catch (error) {
       this.#log.warn({ err: error, streamId: to.streamId }, "could not send rejection");
     }
@@ -335,9 +402,34 @@ export class LogStreamServer {
       this.#log.info({ reason: messageOf(error) }, "control message rejected");
       return;
     }
-    const from = control.sourcePeerId;
-    const ignored = this.#registry.applyControl(from, control, (stream) =>
-      this.#end(stream, "cancelled"),
+    this.#applyControl(control.sourcePeerId, control, "v1");
+  }
+
+  /** A v2 control message: honoured for the streams of the subject's requester only. */
+  #onControlV2(msg: Msg): void {
+    const read = readControlV2(msg, this.nodeId);
+    if ("error" in read) {
+      this.#counters.controlRejected++;
+      this.#log.info({ reason: read.error }, "control message rejected");
+      return;
+    }
+    this.#applyControl(read.from, read.control, "v2");
+  }
+
+  /**
+   * Cancels and credits for `from`'s streams of `version` only: a v1 control (whose requester id
+   * is only claimed) never touches a v2 stream, whose requester id its subject proved.
+   */
+  #applyControl(
+    from: string,
+    control: Pick<ControlMessage, "cancel" | "credit">,
+    version: ProtocolVersion,
+  ): void {
+    const ignored = this.#registry.applyControl(
+      from,
+      control,
+      (stream) => this.#end(stream, "cancelled"),
+      (stream) => stream.wire.version === version,
     );
     if (ignored > 0) {
       this.#counters.controlRejected += ignored;
@@ -374,7 +466,7 @@ export class LogStreamServer {
     );
     for (const stream of accepted) {
       this.#end(stream, "error", (n) =>
-        errorFrame(
+        stream.wire.error(
           stream.streamId,
           "SEQUENCE_GAP",
           "the compute node's NATS connection was re-established: frames or credit may have been lost",
@@ -389,7 +481,7 @@ export class LogStreamServer {
   #finish(stream: ServedStream): void {
     const reader = stream.reader!;
     // Only accepted streams finish, so n is always defined here.
-    this.#end(stream, "completed", (n) => endFrame(stream.streamId, n ?? 1, reader));
+    this.#end(stream, "completed", (n) => stream.wire.end(stream.streamId, n ?? 1, reader));
   }
 
   #fail(stream: ServedStream, error: unknown): void {
@@ -401,7 +493,7 @@ export class LogStreamServer {
     this.#end(
       stream,
       "error",
-      (n) => errorFrame(stream.streamId, code, messageOf(error), n),
+      (n) => stream.wire.error(stream.streamId, code, messageOf(error), n),
       error,
     );
   }

@@ -4,22 +4,31 @@
 import {
   type AcceptedFrame,
   COMPRESSED_EXPANSION_LIMIT,
+  decodeFrameV2,
   type EndFrame,
   LIMITS,
   type LogEntry,
   MessageType,
   NodeUnreachableError,
   ProtocolError,
+  type ProtocolVersion,
   SequenceGapError,
   subjects,
+  subjectsV2,
   TailwireError,
   tryDecode,
 } from "@tailwire/protocol";
 import { AdaptiveCredit } from "./adaptive-credit.js";
 import { monotonicNow } from "./clock.js";
-import { acceptedCodec, keepsItsCode, receiveFrame } from "./frame-decompression.js";
+import {
+  acceptedCodec,
+  type InboxFrame,
+  keepsItsCode,
+  receiveFrame,
+} from "./frame-decompression.js";
 import { FrameReader } from "./frame-reader.js";
 import type { RemovedNotice } from "./notices.js";
+import { frameFromV2 } from "./wire-v2.js";
 
 /** What an attempt's request says of its link (all optional: a test's attempt needs none). */
 export interface AttemptLink {
@@ -83,6 +92,7 @@ export class Attempt {
   /** The codecs the request offered, and the one Accepted named (undefined: plain frames). */
   readonly #offered: readonly string[];
   #codec: string | undefined;
+  #version: ProtocolVersion;
 
   constructor(
     streamId: string,
@@ -92,7 +102,9 @@ export class Attempt {
     resumeFrom?: number,
     /** What the request says of its link: the codecs it offers (PROTOCOL.md "Compressed frames"). */
     link: AttemptLink = {},
+    version: ProtocolVersion = "v1",
   ) {
+    this.#version = version;
     this.#offered = link.compression ?? [];
     this.streamId = streamId;
     this.computeNodeId = computeNodeId;
@@ -130,6 +142,22 @@ export class Attempt {
     return this.#detached;
   }
 
+  /** The wire version this attempt is asked in (its frames, credit and cancel are of it). */
+  get version(): ProtocolVersion {
+    return this.#version;
+  }
+
+  /**
+   * A v2 request met no answer that proves the node serves v2 (wire-choice.ts): the attempt is
+   * asked again in v1, under the same stream id. Only before anything was accepted.
+   */
+  fallBackToV1(): boolean {
+    if (this.#version !== "v2" || this.#reader.accepted || this.#detached) return false;
+    this.#clearAcceptTimer();
+    this.#version = "v1";
+    return true;
+  }
+
   /** Starts the accept timeout: `onTimeout` runs unless the stream is accepted or detached first. */
   startAcceptTimer(timeoutMs: number, onTimeout: () => void): void {
     this.#acceptTimer = setTimeout(() => {
@@ -155,7 +183,7 @@ export class Attempt {
       return {
         kind: "unreachable",
         error: new NodeUnreachableError(
-          `no compute node is subscribed to ${subjects.request(this.computeNodeId)}`,
+          `no compute node is subscribed to ${this.#requestSubject()}`,
         ),
       };
     }
@@ -165,8 +193,7 @@ export class Attempt {
         error: new ProtocolError(`unexpected NATS status ${statusText} on the stream inbox`),
       };
     }
-    const link = { codec: this.#codec, maxFrameBytes: this.#maxFrameBytes };
-    const decoded = tryDecode((bytes) => receiveFrame(bytes, link), data);
+    const decoded = this.#decode(data);
     if (!decoded.ok) {
       const error = decoded.error;
       return {
@@ -266,6 +293,33 @@ export class Attempt {
     this.#credit.fitFrames(frame.maxFrameBytes);
     if (this.#codec !== undefined) this.#credit.setExpansion(COMPRESSED_EXPANSION_LIMIT);
     return { kind: "accepted", frame, at };
+  }
+
+  #requestSubject(): string {
+    return this.#version === "v2"
+      ? `${subjectsV2.requestWildcard(this.computeNodeId).slice(0, -1)}<requester>`
+      : subjects.request(this.computeNodeId);
+  }
+
+  /**
+   * A frame of this attempt's version, as the v1 frame it stands for (wire-v2.ts), with the
+   * credit it takes. v2 has no compressed frames yet: its credit is its wire bytes.
+   */
+  #decode(data: Uint8Array): ReturnType<typeof tryDecode<InboxFrame>> {
+    if (this.#version === "v1") {
+      const link = { codec: this.#codec, maxFrameBytes: this.#maxFrameBytes };
+      return tryDecode((bytes) => receiveFrame(bytes, link), data);
+    }
+    const decoded = tryDecode(decodeFrameV2, data);
+    return decoded.ok
+      ? {
+          ok: true,
+          value: {
+            frame: frameFromV2(decoded.value, this.computeNodeId),
+            creditBytes: data.byteLength,
+          },
+        }
+      : decoded;
   }
 
   #clearAcceptTimer(): void {

@@ -1,6 +1,6 @@
-// The requester side of ExecutionLogs/v1, wired together: the two subscriptions every stream
-// shares (frames, heartbeats), the connection watch, and the public API (streamLogs,
-// streamJobLogs, close, stats). Frames go to the StreamInbox (what a frame means is the
+// The requester side of ExecutionLogs (v1 and v2), wired together: the subscriptions every stream
+// shares (frames, heartbeats; once per version), the connection watch, and the public API
+// (streamLogs, streamJobLogs, close, stats). Frames go to the StreamInbox (what a frame means is the
 // Attempt's), node liveness is Liveness', and each stream's life (resume, end, credit) is
 // StreamLifecycle's.
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
@@ -8,14 +8,20 @@ import {
   BadRequestError,
   CancelledError,
   decodeHeartbeat,
+  decodeHeartbeatV2,
   encode,
+  type HeartbeatRequest,
   InternalError,
   isExecutionId,
   isJobId,
+  isNodeId,
   MessageType,
   newStreamId,
+  type ProtocolVersion,
+  parseRequesterSubjectV2,
   SequenceGapError,
   subjects,
+  subjectsV2,
   tryDecode,
 } from "@tailwire/protocol";
 import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
@@ -34,16 +40,17 @@ import {
   resolveOptions,
   type StreamLogsOptions,
 } from "./options.js";
-import { logRequestFor, streamRequestOf } from "./request.js";
+import { encodeLogRequest, logRequestFor, streamRequestOf } from "./request.js";
 import { ResumeBudget } from "./resume-policy.js";
 import type { LogStreamClientStats } from "./stats.js";
 import { StreamInbox } from "./stream-inbox.js";
 import { StreamLifecycle } from "./stream-lifecycle.js";
+import { heartbeatAnswerV2, heartbeatFromV2 } from "./wire-v2.js";
 
 /**
- * The requester side of ExecutionLogs/v1. One instance per requester node id: it owns the two
- * subscriptions every stream shares (frames, heartbeats), the per-compute-node liveness records
- * and the sweep timer. See PROTOCOL.md for the contract and README.md for the decisions.
+ * The requester side of ExecutionLogs (v1 and v2: `protocol`). One instance per requester node
+ * id: it owns the subscriptions every stream shares (frames, heartbeats, per version), the
+ * per-compute-node liveness records and the sweep timer. See PROTOCOL.md for the contract and README.md for the decisions.
  */
 export class LogStreamClient {
   readonly #nc: NatsConnection;
@@ -56,6 +63,8 @@ export class LogStreamClient {
   #ownLocator: NatsExecutionLocator | undefined;
   readonly #frameSub: Subscription;
   readonly #heartbeatSub: Subscription;
+  /** v2's frames and heartbeats, from every compute node (unless the client speaks v1 only). */
+  readonly #v2Subs: Subscription[] = [];
   #closed = false;
   #status: ConnectionStatusWatch | undefined;
   readonly #inbox: StreamInbox;
@@ -64,6 +73,13 @@ export class LogStreamClient {
   constructor(options: LogStreamClientOptions) {
     const o = resolveOptions(options);
     this.#options = o;
+    if (o.compression.length > 0 && o.protocol !== "v1") {
+      // Compressed frames exist in v1 only: said once, rather than a silent plain v2 stream.
+      o.logger.warn(
+        { protocol: o.protocol, compression: o.compression },
+        'compression is offered on v1 streams only (v2 has no compressed frames yet): set protocol: "v1" to compress',
+      );
+    }
     this.#nc = options.connection;
     this.#locator = options.locator;
     this.#control = new ControlPublisher(this.#nc, o.nodeId, o.logger);
@@ -87,7 +103,17 @@ export class LogStreamClient {
     this.#heartbeatSub = this.#nc.subscribe(subjects.heartbeat(o.nodeId), {
       callback: (err, msg) => this.#guard("heartbeat", err, msg, (m) => this.#onHeartbeat(m)),
     });
-    for (const sub of [this.#frameSub, this.#heartbeatSub]) {
+    if (o.protocol !== "v1") {
+      this.#v2Subs.push(
+        this.#nc.subscribe(subjectsV2.streamInboxWildcard(o.nodeId), {
+          callback: (err, msg) => this.#guard("frame", err, msg, (m) => this.#inbox.receiveV2(m)),
+        }),
+        this.#nc.subscribe(subjectsV2.heartbeatWildcard(o.nodeId), {
+          callback: (err, msg) => this.#guard("heartbeat", err, msg, (m) => this.#onHeartbeatV2(m)),
+        }),
+      );
+    }
+    for (const sub of [this.#frameSub, this.#heartbeatSub, ...this.#v2Subs]) {
       void sub.closed.then((reason) =>
         this.#onSubscriptionClosed(reason instanceof Error ? reason : undefined),
       );
@@ -123,6 +149,7 @@ export class LogStreamClient {
     }
     const request = streamRequestOf(options, computeNodeId);
     const window = this.#options.windowBytes;
+    const version = this.#streams.versionFor(computeNodeId);
     const attempt = new Attempt(
       newStreamId(),
       computeNodeId,
@@ -130,10 +157,12 @@ export class LogStreamClient {
       window,
       undefined,
       Attempt.linkOf(this.#options),
+      version,
     );
     // Encode before registering anything: invalid options must leave no state behind.
-    const payload = encode(
+    const payload = encodeLogRequest(
       logRequestFor(request, this.#options, attempt.streamId, window, undefined),
+      version,
     );
     const streams = this.#streams;
     const stream = new ClientStream(
@@ -190,6 +219,8 @@ export class LogStreamClient {
         connection: this.#nc,
         requesterNodeId: this.#options.nodeId,
         logger: this.#options.logger,
+        // Asked in the versions the client may use ("auto": both, merged).
+        versions: this.#options.protocol === "auto" ? ["v1", "v2"] : [this.#options.protocol],
       });
       this.#ownLocator = own;
       this.#locator = own;
@@ -214,7 +245,7 @@ export class LogStreamClient {
     this.#liveness.stop();
     this.#status?.stop();
     this.#ownLocator?.close();
-    for (const sub of [this.#frameSub, this.#heartbeatSub]) {
+    for (const sub of [this.#frameSub, this.#heartbeatSub, ...this.#v2Subs]) {
       try {
         sub.unsubscribe();
       } catch {
@@ -241,6 +272,7 @@ export class LogStreamClient {
       resumeAttempts,
       resumesExhausted,
       streamsEnded,
+      computeNodesOnV1: this.#streams.nodesOnV1(),
     };
   }
 
@@ -253,14 +285,39 @@ export class LogStreamClient {
       this.#options.logger.warn({ err: decoded.error }, "rejected a heartbeat");
       return;
     }
-    const { unknown, breaks } = this.#liveness.heartbeat(decoded.value, monotonicNow());
+    this.#heartbeatFrom(decoded.value, msg, "v1");
+  }
+
+  /** A v2 heartbeat speaks for the compute node its subject names: the sender's login. */
+  #onHeartbeatV2(msg: Msg): void {
+    const from = parseRequesterSubjectV2(msg.subject);
+    const decoded = tryDecode(decodeHeartbeatV2, msg.data);
+    if (from?.kind !== "hb" || !decoded.ok) {
+      this.#counters.heartbeatsRejected++;
+      this.#options.logger.warn(
+        { err: decoded.ok ? undefined : decoded.error, subject: msg.subject },
+        "rejected a heartbeat",
+      );
+      return;
+    }
+    this.#heartbeatFrom(heartbeatFromV2(decoded.value, from.computeNodeId), msg, "v2");
+  }
+
+  #heartbeatFrom(heartbeat: HeartbeatRequest, msg: Msg, version: ProtocolVersion): void {
+    const { unknown, breaks } = this.#liveness.heartbeat(
+      heartbeat,
+      monotonicNow(),
+      (stream) => stream.attempt.version === version,
+    );
     if (msg.reply) {
       msg.respond(
-        encode({
-          type: MessageType.HeartbeatResponse,
-          requesterNodeId: this.#options.nodeId,
-          unknownStreamIds: unknown,
-        }),
+        version === "v2"
+          ? heartbeatAnswerV2(unknown)
+          : encode({
+              type: MessageType.HeartbeatResponse,
+              requesterNodeId: this.#options.nodeId,
+              unknownStreamIds: unknown,
+            }),
       );
       this.#counters.heartbeatsAnswered++;
     }
@@ -296,10 +353,31 @@ export class LogStreamClient {
       onEvent: (event) => {
         if (event.type === "disconnect") this.#liveness.disconnected();
         else if (event.type === "reconnect") this.#onReconnect();
+        else if (event.type === "error") this.#onRefused(event);
       },
       onError: (error) =>
         this.#options.logger.warn({ err: error }, "connection status watch failed"),
     });
+  }
+
+  /**
+   * The server refused a publish of ours (nats.js reports a PermissionViolationError): when it
+   * was a v2 request, the requester's user may not speak v2 (SECURITY.md's v1 table), so the
+   * node's pending v2 streams are asked in v1 at once instead of after the accept timeout.
+   */
+  #onRefused(event: { type: string }): void {
+    const error = (event as { error?: { operation?: unknown; subject?: unknown } }).error;
+    if (error?.operation !== "publish" || typeof error.subject !== "string") return;
+    const parts = error.subject.split(".");
+    const computeNodeId = parts[2];
+    if (
+      parts.length !== 5 ||
+      computeNodeId === undefined ||
+      !isNodeId(computeNodeId) ||
+      error.subject !== subjectsV2.request(computeNodeId, this.#options.nodeId)
+    )
+      return;
+    this.#streams.v2Refused(computeNodeId);
   }
 
   #onReconnect(): void {

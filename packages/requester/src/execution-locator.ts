@@ -5,13 +5,19 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   CancelledError,
   decodeLocateAnswer,
+  decodeLocateAnswerV2,
   encode,
+  encodeV2,
   type Logger,
   locateSubjects,
   MessageType,
+  MessageTypeV2,
   newStreamId,
+  type ProtocolVersion,
+  parseRequesterSubjectV2,
   silentLogger,
   streamIdOfInbox,
+  subjectsV2,
   type LocatedExecution as WireLocatedExecution,
 } from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
@@ -49,11 +55,19 @@ export interface NatsExecutionLocatorOptions {
   timeoutMs?: number;
   /** How long a found execution's node is remembered (default 30 s; 0 = never cached). */
   cacheTtlMs?: number;
+  /**
+   * The wire versions to ask in (default both, as a requester with protocol "auto" does during
+   * an upgrade: a lookup goes out in each, answers are merged, and it found nothing only when
+   * every version said so). In v2 an answer's compute id is its subject's: its login's.
+   */
+  versions?: readonly ProtocolVersion[];
   logger?: Logger;
 }
 
 interface Lookup {
   found: LocatedExecution[];
+  /** Versions asked that have not said "no responders" yet. */
+  pending: number;
   finish: () => void;
   /** The first answer arrived: gather a little longer. */
   answered: () => void;
@@ -75,9 +89,10 @@ export class NatsExecutionLocator implements ExecutionLocator {
   readonly #timeoutMs: number;
   readonly #cacheTtlMs: number;
   readonly #log: Logger;
+  readonly #versions: readonly ProtocolVersion[];
   readonly #lookups = new Map<string, Lookup>();
   readonly #cache = new Map<string, { found: LocatedExecution[]; until: number }>();
-  #sub: Subscription | undefined;
+  #subs: Subscription[] = [];
 
   constructor(options: NatsExecutionLocatorOptions) {
     this.#nc = options.connection;
@@ -86,6 +101,7 @@ export class NatsExecutionLocator implements ExecutionLocator {
     this.#timeoutMs = integerOption("timeoutMs", options.timeoutMs ?? 2_000, 0);
     this.#cacheTtlMs = integerOption("cacheTtlMs", options.cacheTtlMs ?? 30_000, 0);
     this.#log = options.logger ?? silentLogger;
+    this.#versions = options.versions ?? ["v1", "v2"];
     locateSubjects.replyWildcard(this.#requesterNodeId); // throws for an invalid id
   }
 
@@ -95,11 +111,7 @@ export class NatsExecutionLocator implements ExecutionLocator {
   ): Promise<LocatedExecution[]> {
     const cached = this.#cache.get(executionId);
     if (cached && cached.until > performance.now()) return cached.found;
-    const found = await this.#lookup(
-      locateSubjects.execution(executionId),
-      { executionId },
-      options.signal,
-    );
+    const found = await this.#lookup({ executionId }, options.signal);
     // Only what was asked: an answer about another execution is nobody's business here.
     const mine = found.filter((e) => e.executionId === executionId);
     if (mine.length > 0 && this.#cacheTtlMs > 0) {
@@ -109,7 +121,7 @@ export class NatsExecutionLocator implements ExecutionLocator {
   }
 
   async locateJob(jobId: string, options: LocateOptions = {}): Promise<LocatedExecution[]> {
-    const found = await this.#lookup(locateSubjects.job(jobId), { jobId }, options.signal);
+    const found = await this.#lookup({ jobId }, options.signal);
     return found.filter((e) => e.jobId === jobId);
   }
 
@@ -120,12 +132,10 @@ export class NatsExecutionLocator implements ExecutionLocator {
   /** Stops listening for answers; lookups in flight resolve with what they have. */
   close(): void {
     for (const lookup of [...this.#lookups.values()]) lookup.finish();
-    this.#sub?.unsubscribe();
-    this.#sub = undefined;
+    for (const sub of this.#subs.splice(0)) sub.unsubscribe();
   }
 
   #lookup(
-    subject: string,
     asked: { executionId: string } | { jobId: string },
     signal: AbortSignal | undefined,
   ): Promise<LocatedExecution[]> {
@@ -146,6 +156,7 @@ export class NatsExecutionLocator implements ExecutionLocator {
       const deadline = setTimeout(() => finish(), this.#timeoutMs);
       const lookup: Lookup = {
         found: [],
+        pending: this.#versions.length,
         finish: () => finish(),
         answered: () => {
           if (gatherTimer === undefined) gatherTimer = setTimeout(() => finish(), this.#gatherMs);
@@ -153,12 +164,28 @@ export class NatsExecutionLocator implements ExecutionLocator {
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#lookups.set(lookupId, lookup);
+      const id = this.#requesterNodeId;
       try {
-        this.#nc.publish(
-          subject,
-          encode({ type: MessageType.Locate, sourcePeerId: this.#requesterNodeId, ...asked }),
-          { reply: locateSubjects.reply(this.#requesterNodeId, lookupId) },
-        );
+        if (this.#versions.includes("v1")) {
+          const subject =
+            "executionId" in asked
+              ? locateSubjects.execution(asked.executionId)
+              : locateSubjects.job(asked.jobId);
+          this.#nc.publish(
+            subject,
+            encode({ type: MessageType.Locate, sourcePeerId: id, ...asked }),
+            { reply: locateSubjects.reply(id, lookupId) },
+          );
+        }
+        if (this.#versions.includes("v2")) {
+          const subject =
+            "executionId" in asked
+              ? subjectsV2.locateExecution(id, asked.executionId)
+              : subjectsV2.locateJob(id, asked.jobId);
+          this.#nc.publish(subject, encodeV2({ type: MessageTypeV2.Locate, lookupId, ...asked }), {
+            reply: subjectsV2.locateReply(id, lookupId),
+          });
+        }
       } catch (error) {
         finish(error instanceof Error ? error : new Error(String(error)));
       }
@@ -166,37 +193,72 @@ export class NatsExecutionLocator implements ExecutionLocator {
   }
 
   #subscribe(): void {
-    if (this.#sub) return;
-    this.#sub = this.#nc.subscribe(locateSubjects.replyWildcard(this.#requesterNodeId), {
-      callback: (error, msg) => {
-        if (error) this.#log.warn({ err: error }, "lookup subscription failed");
-        else this.#onAnswer(msg);
-      },
-    });
+    if (this.#subs.length > 0) return;
+    const id = this.#requesterNodeId;
+    const on = (subject: string, handle: (msg: Msg) => void) =>
+      this.#nc.subscribe(subject, {
+        callback: (error, msg) => {
+          if (error) this.#log.warn({ err: error }, "lookup subscription failed");
+          else handle(msg);
+        },
+      });
+    if (this.#versions.includes("v1")) {
+      this.#subs.push(on(locateSubjects.replyWildcard(id), (msg) => this.#onAnswer(msg)));
+    }
+    if (this.#versions.includes("v2")) {
+      this.#subs.push(on(subjectsV2.locateAnswerWildcard(id), (msg) => this.#onAnswerV2(msg)));
+    }
   }
 
   #onAnswer(msg: Msg): void {
     const lookup = this.#lookups.get(streamIdOfInbox(msg.subject));
     if (!lookup) return; // late, or a stranger's
     if ((msg.headers?.code ?? 0) === NO_RESPONDERS) {
-      lookup.finish();
+      this.#nobody(lookup);
       return;
     }
     try {
       const answer = decodeLocateAnswer(msg.data);
-      for (const e of answer.executions) {
-        // One entry per (node, execution): a node answering twice counts once.
-        if (
-          !lookup.found.some(
-            (f) => f.computeNodeId === answer.computeNodeId && f.executionId === e.executionId,
-          )
-        ) {
-          lookup.found.push({ ...e, computeNodeId: answer.computeNodeId });
-        }
-      }
-      lookup.answered();
+      this.#found(lookup, answer.computeNodeId, answer.executions);
     } catch (error) {
       this.#log.warn({ err: error }, "ignored an invalid lookup answer");
     }
+  }
+
+  /** A v2 answer names its compute node by its subject (`_TW.<id>.v2.<computeNodeId>.l.…`). */
+  #onAnswerV2(msg: Msg): void {
+    const from = parseRequesterSubjectV2(msg.subject);
+    const lookup = from?.kind === "l" ? this.#lookups.get(from.id) : undefined;
+    if (!lookup || !from) return;
+    if (from.computeNodeId === "$") {
+      // Only NATS's "no responders" belongs here (no compute node may publish on it).
+      if ((msg.headers?.code ?? 0) === NO_RESPONDERS) this.#nobody(lookup);
+      return;
+    }
+    try {
+      this.#found(lookup, from.computeNodeId, decodeLocateAnswerV2(msg.data).executions);
+    } catch (error) {
+      this.#log.warn({ err: error }, "ignored an invalid lookup answer");
+    }
+  }
+
+  /** One version said nobody holds it: the lookup is over once every version said so. */
+  #nobody(lookup: Lookup): void {
+    lookup.pending--;
+    if (lookup.pending <= 0 && lookup.found.length === 0) lookup.finish();
+  }
+
+  #found(lookup: Lookup, computeNodeId: string, executions: WireLocatedExecution[]): void {
+    for (const e of executions) {
+      // One entry per (node, execution): a node answering twice (or in both versions) counts once.
+      if (
+        !lookup.found.some(
+          (f) => f.computeNodeId === computeNodeId && f.executionId === e.executionId,
+        )
+      ) {
+        lookup.found.push({ ...e, computeNodeId });
+      }
+    }
+    lookup.answered();
   }
 }

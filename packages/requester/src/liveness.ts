@@ -130,7 +130,15 @@ export class Liveness<S extends LiveStream> {
    * them), `breaks` the streams to break (a twin keeps foreign ids alive, or the node no
    * longer lists a stream). The client answers first, then breaks.
    */
-  heartbeat(heartbeat: HeartbeatRequest, now: number): { unknown: string[]; breaks: Break<S>[] } {
+  /**
+   * `speaksFor`: the node's streams this heartbeat may judge (a v2 heartbeat speaks only for the
+   * v2 streams of the node its subject names, a v1 heartbeat only for its v1 streams).
+   */
+  heartbeat(
+    heartbeat: HeartbeatRequest,
+    now: number,
+    speaksFor: (stream: S) => boolean = () => true,
+  ): { unknown: string[]; breaks: Break<S>[] } {
     const node = heartbeat.computeNodeId;
     this.#nodes.heard(node, now);
     const waiting = new Set(heartbeat.creditWait);
@@ -154,7 +162,7 @@ export class Liveness<S extends LiveStream> {
       // A stream we answered as unknown is still listed: another requester answering under
       // our id keeps it alive, and its answers drop ours. Say so now, for every stream here.
       for (const stream of record.streams) {
-        if (stream.acceptedAt === undefined) continue;
+        if (stream.acceptedAt === undefined || !speaksFor(stream)) continue;
         breaks.push({
           stream,
           error: this.#twinError(stream, "a stream it never opened stayed listed after it said so"),
@@ -170,6 +178,7 @@ export class Liveness<S extends LiveStream> {
     // never opened: that alone also happens after our own restart under this id, and blaming a
     // twin for it ended healthy streams. A real twin is told by its ids staying listed (above).
     for (const stream of unlistedStreams(record, heartbeat, now, graceOf)) {
+      if (!speaksFor(stream)) continue;
       stream.noteUnlisted();
       breaks.push({
         stream,

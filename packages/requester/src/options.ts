@@ -20,6 +20,7 @@ import {
   type ResumeOptions,
   type ResumePolicy,
 } from "./resume-policy.js";
+import { PROTOCOL_OPTIONS, type ProtocolOption } from "./wire-choice.js";
 
 export interface LogStreamClientOptions {
   /** The caller's NATS connection; the client never creates or closes it. */
@@ -64,6 +65,12 @@ export interface LogStreamClientOptions {
   /** A heartbeat that omits a stream accepted less than this long ago is not held against it. */
   unlistedGraceMs?: number;
   /**
+   * Which wire versions to use (PROTOCOL.md, "Which version a requester uses"): "auto" (the
+   * default) asks v2 first and a node that does not answer v2 in v1 at once; "v2" or "v1" only
+   * that version (a fleet under SECURITY.md's v2 or v1 permission table).
+   */
+  protocol?: ProtocolOption;
+  /**
    * Transparent resume of broken streams (frame gap, reconnect, GOING_AWAY, retryable error
    * frames, a stream the compute node no longer lists): a new request with fromSeq = the last
    * seq received, under the same LogStream. `false` disables it. Defaults in RESUME_DEFAULTS.
@@ -87,6 +94,7 @@ export interface ResolvedOptions {
   maxWindowBytes: number;
   compression: CompressionCodec[];
   unlistedGraceMs: number;
+  protocol: ProtocolOption;
   /** undefined = resume disabled. */
   resume: ResumePolicy | undefined;
 }
@@ -160,8 +168,17 @@ export function resolveOptions(options: LogStreamClientOptions): ResolvedOptions
       0,
       LIMITS.maxInt,
     ),
+    protocol: protocolOf(options.protocol),
     resume: resolveResume(options),
   };
+}
+
+function protocolOf(protocol: ProtocolOption | undefined): ProtocolOption {
+  if (protocol === undefined) return "auto";
+  if (!PROTOCOL_OPTIONS.includes(protocol)) {
+    throw new RangeError(`protocol must be one of ${PROTOCOL_OPTIONS.join(", ")}, got ${protocol}`);
+  }
+  return protocol;
 }
 
 function resolveResume(options: LogStreamClientOptions): ResumePolicy | undefined {

@@ -1,7 +1,16 @@
 // What a stream asks its compute node: its options checked and normalised once (StreamRequest),
 // and the wire request of each attempt built from them (a resume asks again after its last seq).
-import { type LogRequest, type LogStreamName, MessageType, subjects } from "@tailwire/protocol";
+import {
+  encode,
+  encodeV2,
+  type LogRequest,
+  type LogStreamName,
+  MessageType,
+  type ProtocolVersion,
+  subjects,
+} from "@tailwire/protocol";
 import type { ResolvedOptions, StreamLogsOptions } from "./options.js";
+import { requestV2 } from "./wire-v2.js";
 
 /** A stream's read options in wire units, kept per stream so a resume can re-issue them. */
 export interface StreamRequest {
@@ -64,4 +73,9 @@ export function logRequestFor(
   if (read.since !== undefined) request.since = read.since;
   if (read.streams !== undefined) request.streams = read.streams;
   return request;
+}
+
+/** An attempt's request as bytes in its wire version (v2: the identities go in the subject). */
+export function encodeLogRequest(request: LogRequest, version: ProtocolVersion): Uint8Array {
+  return version === "v2" ? encodeV2(requestV2(request)) : encode(request);
 }

@@ -39,4 +39,9 @@ export interface LogStreamClientStats {
   /** Streams that ended with ResumeExhaustedError. */
   resumesExhausted: number;
   streamsEnded: Record<EndCause, number>;
+  /**
+   * Compute nodes asked in v1 now because they did not answer v2 (protocol "auto"), sorted: the
+   * nodes still to upgrade (VERSIONING.md).
+   */
+  computeNodesOnV1: string[];
 }

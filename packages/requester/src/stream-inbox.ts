@@ -1,10 +1,11 @@
-// The stream inbox: every frame on `_TW.<id>.s.*` routed to its stream's current attempt, and
-// what the attempt says it received acted on (entries to the stream, breaks and ends to the
-// lifecycle, what was heard to liveness).
+// The stream inbox: every frame on `_TW.<id>.s.*` (v1) and `_TW.<id>.v2.<compute>.s.*` (v2)
+// routed to its stream's current attempt, and what the attempt says it received acted on
+// (entries to the stream, breaks and ends to the lifecycle, what was heard to liveness).
 import type { Msg } from "@nats-io/nats-core";
 import {
   type Logger,
   ProtocolError,
+  parseRequesterSubjectV2,
   streamIdOfInbox,
   type TailwireError,
 } from "@tailwire/protocol";
@@ -29,14 +30,34 @@ export class StreamInbox {
     return { ...this.#counters };
   }
 
+  /** A v1 frame (`_TW.<id>.s.<streamId>`), for a stream asked in v1. */
   receive(msg: Msg): void {
     this.#counters.framesReceived++;
     const stream = this.#streams.route(streamIdOfInbox(msg.subject));
-    if (!stream) {
+    if (stream?.attempt.version !== "v1") {
       // Late frames of a stream that already ended, or a stranger's: nothing to do but count.
       this.#counters.framesIgnored++;
       return;
     }
+    this.#handle(stream, msg);
+  }
+
+  /**
+   * A v2 frame counts only on the subject of the compute node its stream asked: the sender's id
+   * there is its login's (SECURITY.md), so no other node can inject into the stream.
+   */
+  receiveV2(msg: Msg): void {
+    this.#counters.framesReceived++;
+    const from = parseRequesterSubjectV2(msg.subject);
+    const stream = from?.kind === "s" ? this.#streams.route(from.id) : undefined;
+    if (stream?.attempt.version !== "v2" || stream.computeNodeId !== from?.computeNodeId) {
+      this.#counters.framesIgnored++;
+      return;
+    }
+    this.#handle(stream, msg);
+  }
+
+  #handle(stream: ClientStream, msg: Msg): void {
     const headers = msg.headers;
     const received = stream.attempt.receive(headers?.code ?? 0, headers?.status, msg.data);
     const streams = this.#streams;
@@ -46,6 +67,8 @@ export class StreamInbox {
       return;
     }
     if (received.kind === "unreachable") {
+      // A node that does not serve v2 yet is asked in v1 at once ("auto").
+      if (streams.v2Unanswered(stream, "no responders")) return;
       streams.broken(stream, received.error, "error", false);
       return;
     }

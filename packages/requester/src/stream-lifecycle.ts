@@ -1,14 +1,16 @@
-// The life of every open stream: its attempts routed by stream id and sent, a broken attempt
-// resumed or the stream ended (one decision, by the stream's resume budget), credit granted back
-// for what the consumer took, and the counts of how streams ended.
+// The life of every open stream: its attempts routed by stream id and sent (each in the wire
+// version its compute node is asked in, see wire-choice.ts), a broken attempt resumed or the
+// stream ended (one decision, by the stream's resume budget), credit granted back for what the
+// consumer took, and the counts of how streams ended.
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   AcceptTimeoutError,
-  encode,
   InternalError,
   newStreamId,
+  type ProtocolVersion,
   ResumeExhaustedError,
   subjects,
+  subjectsV2,
   type TailwireError,
 } from "@tailwire/protocol";
 import { Attempt, asTailwireError } from "./attempt.js";
@@ -17,8 +19,9 @@ import type { ControlPublisher } from "./control-publisher.js";
 import type { Break, Liveness } from "./liveness.js";
 import type { ClientStream } from "./log-stream.js";
 import type { ResolvedOptions } from "./options.js";
-import { logRequestFor } from "./request.js";
+import { encodeLogRequest, logRequestFor } from "./request.js";
 import { END_CAUSES, type EndCause } from "./stats.js";
+import { WireChoice } from "./wire-choice.js";
 
 export interface EndOptions {
   /** Drop entries the consumer has not taken yet (it asked to stop). */
@@ -32,6 +35,8 @@ export class StreamLifecycle {
   readonly #options: ResolvedOptions;
   readonly #control: ControlPublisher;
   readonly #liveness: Liveness<ClientStream>;
+  /** Which wire version each compute node is asked in. */
+  readonly #wire: WireChoice;
   /** Live attempts by their stream id: what frames and heartbeats are routed by. */
   readonly #routes = new Map<string, ClientStream>();
   /** Every stream not ended, including those waiting to resume (no live attempt). */
@@ -52,6 +57,54 @@ export class StreamLifecycle {
     this.#options = options;
     this.#control = control;
     this.#liveness = liveness;
+    this.#wire = new WireChoice(options.protocol);
+  }
+
+  /**
+   * The version to ask `computeNodeId` in: the one its open streams use (a node is never asked
+   * in both at once, so each of its heartbeats speaks for all of them), else the wire choice.
+   */
+  versionFor(computeNodeId: string): ProtocolVersion {
+    for (const open of this.#open) {
+      if (open.computeNodeId === computeNodeId && !open.attempt.detached)
+        return open.attempt.version;
+    }
+    return this.#wire.versionFor(computeNodeId);
+  }
+
+  /** The compute nodes asked in v1 now because they did not answer v2 (stats). */
+  nodesOnV1(): string[] {
+    return this.#wire.nodesOnV1();
+  }
+
+  /**
+   * A v2 request met no answer that proves its node serves v2 (no responders, or silence until
+   * the accept timeout): asked again at once in v1 under the same stream id, when "auto" allows.
+   * True when it was (the caller does nothing more).
+   */
+  v2Unanswered(stream: ClientStream, why: string): boolean {
+    const attempt = stream.attempt;
+    if (attempt.version !== "v2" || attempt.detached) return false;
+    // A resume of a stream the node served in v2: the node does serve v2, it is gone (or going
+    // away), and that is news for the resume policy, not a reason to change version.
+    if (stream.attempts > 1) return false;
+    const { retryInV1, first } = this.#wire.v2Unanswered(stream.computeNodeId);
+    if (!retryInV1 || !attempt.fallBackToV1()) return false;
+    if (first) {
+      this.#options.logger.info(
+        { computeNodeId: stream.computeNodeId, why },
+        "compute node does not serve ExecutionLogs/v2: using v1",
+      );
+    }
+    let payload: Uint8Array;
+    try {
+      payload = this.#payload(stream, attempt);
+    } catch (error) {
+      this.end(stream, "error", asTailwireError(error), { discard: false, notifyCompute: false });
+      return true;
+    }
+    this.#start(stream, payload);
+    return true;
   }
 
   /** The stream whose live attempt has this id. */
@@ -151,7 +204,7 @@ export class StreamLifecycle {
     if (stream.ended) return;
     const grant = stream.attempt.release(bytes);
     if (grant > 0) {
-      this.#control.credit(stream.computeNodeId, stream.streamId, grant);
+      this.#control.credit(stream.computeNodeId, stream.streamId, grant, stream.attempt.version);
       this.#counters.creditsSent++;
     }
   }
@@ -182,24 +235,42 @@ export class StreamLifecycle {
     };
   }
 
+  /** The server refused our v2 requests to `computeNodeId`: its pending ones go v1 at once. */
+  v2Refused(computeNodeId: string): void {
+    for (const stream of [...this.#open]) {
+      if (stream.computeNodeId === computeNodeId && !stream.attempt.detached)
+        this.v2Unanswered(stream, "permission violation");
+    }
+  }
+
   /** Registers the stream's current attempt and sends its request: also the entry point of a resume. */
   #start(stream: ClientStream, payload: Uint8Array): void {
     const attempt = stream.attempt;
     this.#routes.set(attempt.streamId, stream);
     this.#liveness.track(stream);
-    attempt.startAcceptTimer(this.#options.acceptTimeoutMs, () =>
+    attempt.startAcceptTimer(this.#options.acceptTimeoutMs, () => {
+      if (this.v2Unanswered(stream, "accept timeout")) return;
       this.broken(
         stream,
         new AcceptTimeoutError(
           `compute node ${stream.computeNodeId} did not accept within ${this.#options.acceptTimeoutMs} ms`,
         ),
         "error",
-      ),
-    );
+      );
+    });
+    const self = this.#options.nodeId;
+    const cid = stream.computeNodeId;
     try {
-      this.#nc.publish(subjects.request(stream.computeNodeId), payload, {
-        reply: subjects.streamInbox(this.#options.nodeId, attempt.streamId),
-      });
+      if (attempt.version === "v2") {
+        // Who asks is the subject's last token: only this requester's user may publish it.
+        this.#nc.publish(subjectsV2.request(cid, self), payload, {
+          reply: subjectsV2.streamInbox(self, cid, attempt.streamId),
+        });
+      } else {
+        this.#nc.publish(subjects.request(cid), payload, {
+          reply: subjects.streamInbox(self, attempt.streamId),
+        });
+      }
     } catch (error) {
       this.broken(
         stream,
@@ -222,12 +293,12 @@ export class StreamLifecycle {
       windowBytes,
       resumeFrom,
       Attempt.linkOf(this.#options),
+      // A resume stays in the stream's version: the node answered it in that one.
+      stream.attempt.version,
     );
     let payload: Uint8Array;
     try {
-      payload = encode(
-        logRequestFor(stream.request, this.#options, attempt.streamId, window, resumeFrom),
-      );
+      payload = this.#payload(stream, attempt);
     } catch (error) {
       this.end(stream, "error", asTailwireError(error), { discard: false, notifyCompute: false });
       return;
@@ -243,6 +314,19 @@ export class StreamLifecycle {
     if (!attempt.detach()) return;
     this.#routes.delete(attempt.streamId);
     this.#liveness.untrack(stream, attempt.streamId);
-    if (notifyCompute) this.#control.cancel(stream.computeNodeId, attempt.streamId);
+    if (notifyCompute)
+      this.#control.cancel(stream.computeNodeId, attempt.streamId, attempt.version);
+  }
+
+  /** An attempt's request, in its version. */
+  #payload(stream: ClientStream, attempt: Attempt): Uint8Array {
+    const request = logRequestFor(
+      stream.request,
+      this.#options,
+      attempt.streamId,
+      attempt.window,
+      attempt.resumeFrom,
+    );
+    return encodeLogRequest(request, attempt.version);
   }
 }

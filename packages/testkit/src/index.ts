@@ -22,6 +22,8 @@ export {
   computePermissions,
   type NatsPermissions,
   type NatsSubjectPermission,
+  PERMISSION_TABLES,
+  type PermissionTable,
   type RoleUser,
   requesterPermissions,
   userConfig,
@@ -37,6 +39,11 @@ export {
 } from "./nats-config.js";
 export { NatsServer, type NatsServerOptions } from "./nats-server.js";
 export { type LinePattern, NodeProcess, type NodeProcessOptions } from "./node-process.js";
+export {
+  OldRelease,
+  type OldReleaseOptions,
+  type OldReleaseProjectOptions,
+} from "./old-release.js";
 export type { NatsPorts } from "./ports-file.js";
 export {
   createTestCA,

@@ -32,6 +32,46 @@ describe("role permissions", () => {
     });
   });
 
+  it("v2: a requester sends only under its own id, a compute node only under its own", () => {
+    expect(requesterPermissions("ui_1", "v2")).toEqual({
+      publish: {
+        allow: [
+          "node.compute.*.ExecutionLogs/v2.ui_1",
+          "node.compute.*.ExecutionLogsControl/v2.ui_1",
+          "node.locate.ExecutionLocate/v2.ui_1.>",
+        ],
+      },
+      subscribe: { allow: ["_TW.ui_1.>"] },
+      allow_responses: true,
+    });
+    expect(computePermissions("gpu-7", "v2")).toEqual({
+      publish: { allow: ["_TW.*.v2.gpu-7.>"] },
+      subscribe: {
+        allow: ["node.compute.gpu-7.>", "_INBOX_gpu-7.>", "node.locate.ExecutionLocate/v2.*.>"],
+      },
+    });
+  });
+
+  it("v1+v2 (the rolling upgrade) is exactly the union of the two tables", () => {
+    for (const build of [computePermissions, requesterPermissions]) {
+      const both = build("n1", "v1+v2");
+      const v1 = build("n1", "v1");
+      const v2 = build("n1", "v2");
+      expect(both.publish.allow).toEqual([
+        ...(v1.publish.allow ?? []),
+        ...(v2.publish.allow ?? []),
+      ]);
+      expect(new Set(both.subscribe.allow)).toEqual(
+        new Set([...(v1.subscribe.allow ?? []), ...(v2.subscribe.allow ?? [])]),
+      );
+    }
+    expect(
+      renderNatsConfig(
+        authorizationConfig({ computes: [{ id: "c1", user: "c", password: "p" }], table: "v2" }),
+      ),
+    ).toContain('"_TW.*.v2.c1.>"');
+  });
+
   it.each(["", "a.b", "*", ">", "a b", "x".repeat(129)])(
     "refuses the node id %j, which would widen or break a permission subject",
     (id) => {

@@ -43,6 +43,8 @@ export interface AuthorizationOptions {
   extraUsers?: readonly NatsConfig[];
   /** Seconds a client has to send CONNECT (nats-server's `authorization.timeout`). */
   timeoutSeconds?: number;
+  /** Which wire versions the nodes may speak (default `"v1"`). */
+  table?: PermissionTable;
 }
 
 function checkNodeId(id: string, role: string): string {
@@ -66,39 +68,71 @@ export function computeInboxPrefix(computeNodeId: string): string {
   return `_INBOX_${checkNodeId(computeNodeId, "compute")}`;
 }
 
-/** Lookups of executions and jobs (PROTOCOL.md, "Locating executions"). */
-const LOCATE_SUBJECTS = "node.locate.ExecutionLocate/v1.>";
+/**
+ * Which wire versions a fleet's permissions allow (SECURITY.md, "Permission tables"):
+ * - `"v1"`: ExecutionLogs/v1 only, identities in payloads (today's deployments);
+ * - `"v1+v2"`: the rolling upgrade, both versions side by side;
+ * - `"v2"`: v1 turned off; every identity a node sends under is its login's.
+ */
+export type PermissionTable = "v1" | "v1+v2" | "v2";
+export const PERMISSION_TABLES: readonly PermissionTable[] = ["v1", "v1+v2", "v2"];
+
+const speaks = (table: PermissionTable, version: "v1" | "v2"): boolean =>
+  table === "v1+v2" || table === version;
 
 /**
  * Compute node `<id>`: receives its own request and control subjects (every version) and the
  * lookups of what it holds, sends stream frames, heartbeat requests and lookup answers to
- * requesters, receives its heartbeat replies.
+ * requesters, receives its heartbeat replies. In v2 everything it sends a requester is under
+ * `_TW.<requester>.v2.<id>.`, so its permission binds the compute id a requester sees to its
+ * login.
  */
-export function computePermissions(computeNodeId: string): NatsPermissions {
+export function computePermissions(
+  computeNodeId: string,
+  table: PermissionTable = "v1",
+): NatsPermissions {
   const id = checkNodeId(computeNodeId, "compute");
-  return {
-    publish: { allow: ["_TW.*.s.*", "_TW.*.hb", "_TW.*.l.*"] },
-    subscribe: {
-      allow: [`node.compute.${id}.>`, `${computeInboxPrefix(id)}.>`, LOCATE_SUBJECTS],
-    },
-  };
+  const publish: string[] = [];
+  const subscribe = [`node.compute.${id}.>`, `${computeInboxPrefix(id)}.>`];
+  if (speaks(table, "v1")) {
+    publish.push("_TW.*.s.*", "_TW.*.hb", "_TW.*.l.*");
+    subscribe.push("node.locate.ExecutionLocate/v1.>");
+  }
+  if (speaks(table, "v2")) {
+    publish.push(`_TW.*.v2.${id}.>`);
+    subscribe.push("node.locate.ExecutionLocate/v2.*.>");
+  }
+  return { publish: { allow: publish }, subscribe: { allow: subscribe } };
 }
 
 /**
- * Requester `<id>`: sends requests, control messages and lookups to any compute node (v1), receives
- * on its own `_TW.<id>` subjects only, and answers heartbeats through `allow_responses`
- * (one reply per heartbeat request it received, nothing else).
+ * Requester `<id>`: sends requests, control messages and lookups to any compute node, receives
+ * on its own `_TW.<id>` subjects only, and answers heartbeats through `allow_responses` (one
+ * reply per heartbeat request it received, nothing else). In v2 its id is the last token of
+ * every subject it sends on, so it can only ask, cancel, credit and look up as itself.
  */
-export function requesterPermissions(requesterNodeId: string): NatsPermissions {
+export function requesterPermissions(
+  requesterNodeId: string,
+  table: PermissionTable = "v1",
+): NatsPermissions {
   const id = checkNodeId(requesterNodeId, "requester");
+  const publish: string[] = [];
+  if (speaks(table, "v1")) {
+    publish.push(
+      "node.compute.*.ExecutionLogs/v1",
+      "node.compute.*.ExecutionLogsControl/v1",
+      "node.locate.ExecutionLocate/v1.>",
+    );
+  }
+  if (speaks(table, "v2")) {
+    publish.push(
+      `node.compute.*.ExecutionLogs/v2.${id}`,
+      `node.compute.*.ExecutionLogsControl/v2.${id}`,
+      `node.locate.ExecutionLocate/v2.${id}.>`,
+    );
+  }
   return {
-    publish: {
-      allow: [
-        "node.compute.*.ExecutionLogs/v1",
-        "node.compute.*.ExecutionLogsControl/v1",
-        LOCATE_SUBJECTS,
-      ],
-    },
+    publish: { allow: publish },
     subscribe: { allow: [`_TW.${id}.>`] },
     allow_responses: true,
   };
@@ -133,8 +167,10 @@ export function userConfig(user: RoleUser, permissions: NatsPermissions): NatsCo
  */
 export function authorizationConfig(options: AuthorizationOptions): NatsConfig {
   const users: NatsConfig[] = [
-    ...(options.requesters ?? []).map((u) => userConfig(u, requesterPermissions(u.id))),
-    ...(options.computes ?? []).map((u) => userConfig(u, computePermissions(u.id))),
+    ...(options.requesters ?? []).map((u) =>
+      userConfig(u, requesterPermissions(u.id, options.table)),
+    ),
+    ...(options.computes ?? []).map((u) => userConfig(u, computePermissions(u.id, options.table))),
     ...(options.extraUsers ?? []),
   ];
   const logins = users.map((u) => u["user"]);

@@ -79,7 +79,7 @@ export function registerLogs(program: Command, logger: () => CliLogger): void {
     .option("-f, --follow", "keep printing new lines until the execution completes")
     .option(
       "--compress",
-      "ask for compressed frames (zstd or brotli): fewer bytes over slow or distant links",
+      "ask for compressed frames (zstd or brotli; speaks ExecutionLogs/v1, which has them): fewer bytes over slow or distant links",
     )
     .option(
       "-n, --tail <n>",
@@ -232,7 +232,8 @@ export async function openClient(
         ? {}
         : { heartbeatTimeoutMs: options.heartbeatTimeoutMs }),
       computeLostAfterMissed: options.computeLostAfterMissed,
-      ...(options.compress ? { compression: true } : {}),
+      // Compressed frames exist in ExecutionLogs/v1 only (v2 has none yet).
+      ...(options.compress ? { compression: true, protocol: "v1" as const } : {}),
       acceptTimeoutMs: options.acceptTimeoutMs,
     });
     return { nc, client };

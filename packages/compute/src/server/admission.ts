@@ -6,6 +6,7 @@ import { type ErrorCode, type LogRequest, subjects } from "@tailwire/protocol";
 import type { ResolvedOptions } from "./options.js";
 import { RateLimiter } from "./rate-limiter.js";
 import type { StreamRegistry } from "./stream-registry.js";
+import { WIRE_V1, type WireDialect } from "./wire-dialect.js";
 
 /** Worst-case bytes one stream id adds to a heartbeat: 64 characters, quotes and a comma. */
 const HEARTBEAT_BYTES_PER_STREAM = 64 + 3;
@@ -54,10 +55,12 @@ export class Admission {
    * limits. Checked synchronously, before anything is awaited, so that limits and duplicate
    * checks cannot race with the registration that follows.
    */
-  refusal(request: LogRequest, running: boolean): Refusal | undefined {
+  refusal(request: LogRequest, running: boolean, wire: WireDialect = WIRE_V1): Refusal | undefined {
     const o = this.#options;
     if (!running) return ["GOING_AWAY", "compute node is shutting down"];
-    if (request.heartbeatSubject !== subjects.heartbeat(request.sourcePeerId)) {
+    // v1: as the request says it (checked); v2: derived from the subject (always equal).
+    const heartbeatSubject = wire.heartbeatSubject(request.sourcePeerId, this.#computeNodeId);
+    if (request.heartbeatSubject !== heartbeatSubject) {
       return [
         "BAD_REQUEST",
         `heartbeat subject ${request.heartbeatSubject} is not the requester's`,

@@ -11,6 +11,17 @@ import {
   timeDeltaChars,
 } from "@tailwire/protocol/internal";
 
+/**
+ * Writes one data frame: the stream's wire version's encoder. v2's data frame is v1's under a
+ * type name of the same length, so the frame-size model counts both.
+ */
+export type DataFrameEncoder = (
+  streamId: string,
+  n: number,
+  entries: readonly LogEntry[],
+  partial: boolean,
+) => Uint8Array;
+
 /** Entries of one data frame, the bytes counted for them, and whether its last line continues. */
 export interface PendingFrame {
   entries: LogEntry[];
@@ -118,8 +129,16 @@ export class FrameBatcher {
    */
   readonly #minPart: number;
 
-  constructor(streamId: string, maxFrameBytes: number, exact = false) {
+  readonly #encode: DataFrameEncoder;
+
+  constructor(
+    streamId: string,
+    maxFrameBytes: number,
+    exact = false,
+    encode: DataFrameEncoder = encodeDataFrame,
+  ) {
     this.#streamId = streamId;
+    this.#encode = encode;
     this.#maxFrameBytes = maxFrameBytes;
     this.#exact = exact;
     this.#layout = exact ? LINE_COLUMN_LAYOUT : BODY_LAYOUT;
@@ -220,7 +239,7 @@ export class FrameBatcher {
    */
   encodeFirst(n: number): Uint8Array {
     const frame = this.ready[0]!;
-    const data = encodeDataFrame(this.#streamId, n, frame.entries, frame.partial);
+    const data = this.#encode(this.#streamId, n, frame.entries, frame.partial);
     if (!frame.exact) {
       // Follow a rise at once, a fall halfway: one frame of plain text after JSON lines should
       // not make the next JSON frame overflow.
@@ -230,7 +249,7 @@ export class FrameBatcher {
       this.#limit = this.#room / this.#expansion;
     }
     if (data.byteLength <= this.#maxFrameBytes) return data;
-    const exact = new FrameBatcher(this.#streamId, this.#maxFrameBytes, true);
+    const exact = new FrameBatcher(this.#streamId, this.#maxFrameBytes, true, this.#encode);
     for (const entry of frame.entries) exact.add(entry);
     exact.seal();
     // The frame's last line continued in the next frame: so does the last re-packed frame's.

@@ -4,7 +4,7 @@ import { ERROR_CODES, type ErrorCode, encode, MessageType } from "@tailwire/prot
 import type { LogReader } from "../log-source.js";
 
 /** Error frame messages are bounded by the schema (4096); keep them short anyway. */
-const MAX_ERROR_MESSAGE = 1000;
+export const MAX_ERROR_MESSAGE = 1000;
 
 /** The Accepted frame's retention fields (see retention-notices). */
 export interface AcceptedRetention {
@@ -39,7 +39,11 @@ export function acceptedFrame(
 }
 
 /** End: the read is complete, up to the reader's position. */
-export function endFrame(streamId: string, n: number, reader: LogReader): Uint8Array {
+export function endFrame(
+  streamId: string,
+  n: number,
+  reader: Pick<LogReader, "position" | "exitCode">,
+): Uint8Array {
   return encode({
     type: MessageType.End,
     streamId,

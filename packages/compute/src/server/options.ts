@@ -1,6 +1,13 @@
 // The server's options: their types, their defaults (DEFAULTS) and their validation.
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type CompressionCodec, LIMITS, type Logger, resolveCodecs } from "@tailwire/protocol";
+import {
+  type CompressionCodec,
+  LIMITS,
+  type Logger,
+  type ProtocolVersion,
+  resolveCodecs,
+  SUPPORTED_VERSIONS,
+} from "@tailwire/protocol";
 import { integerOption } from "@tailwire/protocol/internal";
 import type { LogSource } from "../log-source.js";
 
@@ -39,6 +46,12 @@ export interface LogStreamServerOptions {
    * its executions (MemoryLogStore, FileLogStore); false turns it off.
    */
   locate?: boolean | { maxLookupsPerSecond?: number };
+  /**
+   * The wire versions this node serves (default both, side by side: PROTOCOL.md,
+   * "ExecutionLogs/v2"). `["v2"]` turns v1 serving off once no requester sends it any more
+   * (VERSIONING.md says how to tell); `["v1"]` keeps a node within SECURITY.md's v1 table.
+   */
+  versions?: readonly ProtocolVersion[];
   batching?: {
     /** Largest data frame (default 64 KiB); also bounded by the request's window and the server's max_payload. */
     maxFrameBytes?: number;
@@ -81,6 +94,7 @@ export interface ResolvedOptions {
   maxMissed: number;
   maxFrameBytes: number;
   lingerMs: number;
+  versions: readonly ProtocolVersion[];
   codecs: CompressionCodec[];
   logger: Logger;
 }
@@ -132,7 +146,18 @@ export function resolveOptions(options: LogStreamServerOptions, silent: Logger):
       "batching.maxFrameBytes",
     ),
     lingerMs: int(options.batching?.lingerMs, d.batching.lingerMs, 0, "batching.lingerMs"),
+    versions: versionsOf(options.versions),
     codecs: resolveCodecs(options.compression),
     logger: options.logger ?? silent,
   };
+}
+
+function versionsOf(versions: readonly ProtocolVersion[] | undefined): readonly ProtocolVersion[] {
+  if (versions === undefined) return SUPPORTED_VERSIONS;
+  if (versions.length === 0 || versions.some((v) => !SUPPORTED_VERSIONS.includes(v))) {
+    throw new RangeError(
+      `versions must be a non-empty list of ${SUPPORTED_VERSIONS.join(", ")}: got ${JSON.stringify(versions)}`,
+    );
+  }
+  return [...new Set(versions)];
 }

@@ -1,12 +1,8 @@
 // One requester's heartbeat loop (RequesterLink), alive while it has accepted streams.
-import {
-  decodeHeartbeatResponse,
-  effectiveHeartbeatTimeoutMs,
-  encode,
-  MessageType,
-} from "@tailwire/protocol";
+import { effectiveHeartbeatTimeoutMs } from "@tailwire/protocol";
 import { classifyRequestError, type RequestFailure } from "./nats-errors.js";
 import type { ServedStream } from "./served-stream.js";
+import { WIRE_V1, type WireDialect } from "./wire-dialect.js";
 
 /** What a requester link needs from the server. */
 export interface LinkHost {
@@ -56,6 +52,8 @@ export class RequesterLink {
     heartbeatSubject: string,
     host: LinkHost,
     settings: LinkSettings,
+    /** The wire version of this link's streams (a requester's v1 and v2 streams are two links). */
+    readonly wire: WireDialect = WIRE_V1,
   ) {
     this.key = key;
     this.requesterNodeId = requesterNodeId;
@@ -124,13 +122,11 @@ export class RequesterLink {
     const host = this.#host;
     const listed = [...this.streams.values()];
     const creditWait = listed.filter((s) => s.credit.waiting).map((s) => s.streamId);
-    const data = encode({
-      type: MessageType.Heartbeat,
-      computeNodeId: host.nodeId,
-      streamIds: listed.map((s) => s.streamId),
-      // Only when some stream waits: an idle heartbeat stays as small as before.
-      ...(creditWait.length > 0 ? { creditWait } : {}),
-    });
+    const data = this.wire.heartbeat(
+      host.nodeId,
+      listed.map((s) => s.streamId),
+      creditWait,
+    );
     let reply: { data: Uint8Array };
     try {
       host.heartbeatSent();
@@ -142,7 +138,7 @@ export class RequesterLink {
     if (this.#closed) return;
     let unknown: string[];
     try {
-      unknown = decodeHeartbeatResponse(reply.data).unknownStreamIds;
+      unknown = this.wire.unknownStreamIds(reply.data);
     } catch (error) {
       // An answer we cannot read proves nothing about the requester's streams.
       this.#failed("bad_response", error);

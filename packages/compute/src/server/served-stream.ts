@@ -1,6 +1,6 @@
 // One served stream (ServedStream): its state from registration to end, and the pump that sends
 // its data frames under flow control.
-import { type CompressionCodec, encode, type LogRequest, MessageType } from "@tailwire/protocol";
+import type { CompressionCodec, LogRequest } from "@tailwire/protocol";
 import {
   isRemovedLines,
   type LogReader,
@@ -10,12 +10,12 @@ import {
 import { CreditGate } from "./credit-gate.js";
 import { FrameBatcher } from "./frame-batcher.js";
 import { outgoingFrame } from "./frame-compression.js";
-import { acceptedFrame } from "./frames.js";
 import {
   acceptedRetentionFields,
   noticeForOldRequester,
   wantsRemovedNotices,
 } from "./retention-notices.js";
+import { WIRE_V1, type WireDialect } from "./wire-dialect.js";
 
 export type EndCause =
   | "completed"
@@ -72,9 +72,13 @@ export class ServedStream {
   /** The afterSeq the Accepted frame stated. */
   #acceptedAfterSeq = 0;
 
-  constructor(request: LogRequest, inbox: string) {
+  /** The wire version the stream was opened in: every frame of it is of that version. */
+  readonly wire: WireDialect;
+
+  constructor(request: LogRequest, inbox: string, wire: WireDialect = WIRE_V1) {
     this.request = request;
     this.inbox = inbox;
+    this.wire = wire;
     this.credit = new CreditGate(request.window);
   }
 
@@ -130,16 +134,16 @@ export class ServedStream {
     this.#codec = codec;
     const retention = acceptedRetentionFields(this.request, reader);
     this.#acceptedAfterSeq = retention.afterSeq;
+    const { afterSeq, ...rest } = retention;
     host.publish(
       this.inbox,
-      acceptedFrame(
-        this.streamId,
-        computeNodeId,
-        retention,
-        reader.lastSeqAtOpen,
+      this.wire.accepted(this.streamId, computeNodeId, {
+        afterSeq,
+        lastSeq: reader.lastSeqAtOpen,
         maxFrameBytes,
-        codec,
-      ),
+        ...rest,
+        ...(codec !== undefined && { compression: codec }),
+      }),
     );
     this.#lastN = 0;
     this.#accepted = true;
@@ -177,7 +181,7 @@ export class ServedStream {
 
   async #pumpEntries(host: StreamHost, reader: LogReader, lingerMs: number): Promise<boolean> {
     const signal = this.signal;
-    const batcher = new FrameBatcher(this.streamId, this.#maxFrameBytes);
+    const batcher = new FrameBatcher(this.streamId, this.#maxFrameBytes, false, this.wire.data);
     const iterator = reader[Symbol.asyncIterator]();
     let lastYield = performance.now();
     let lingerUntil = 0;
@@ -249,15 +253,13 @@ export class ServedStream {
     }
     batcher.seal();
     if (!(await this.#sendReady(host, batcher))) return false;
-    const data = encode({
-      type: MessageType.Notice,
-      streamId: this.streamId,
-      n: this.#lastN + 1,
-      notice: "removed",
-      reason: notice.reason,
-      fromSeq: notice.fromSeq,
-      toSeq: notice.toSeq,
-    });
+    const data = this.wire.removed(
+      this.streamId,
+      this.#lastN + 1,
+      notice.reason,
+      notice.fromSeq,
+      notice.toSeq,
+    );
     this.#lastN++;
     host.publish(this.inbox, data);
     return true;

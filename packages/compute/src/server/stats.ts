@@ -1,6 +1,7 @@
 // The server's counters and the shape of its stats() snapshot.
-import { ERROR_CODE_LIST, type ErrorCode } from "@tailwire/protocol";
+import { ERROR_CODE_LIST, type ErrorCode, type ProtocolVersion } from "@tailwire/protocol";
 import { END_CAUSES, type EndCause } from "./served-stream.js";
+import type { VersionStats } from "./version-census.js";
 
 export interface RequesterStats {
   requesterNodeId: string;
@@ -33,6 +34,8 @@ export interface LogStreamServerStats {
   bytesSent: number;
   /** Lookups (PROTOCOL.md, "Locating executions"); null when the node does not answer them. */
   locate: { subscriptions: number; answered: number; rejected: number } | null;
+  /** Per wire version: requests, open streams, requester ids seen in the last hour. */
+  versions: Record<ProtocolVersion, VersionStats>;
 }
 
 /** The server's running counters. */

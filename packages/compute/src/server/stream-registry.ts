@@ -4,12 +4,17 @@
 import type { ControlMessage } from "@tailwire/protocol";
 import type { RequesterLink } from "./requester-link.js";
 import type { ServedStream } from "./served-stream.js";
+import type { WireDialect } from "./wire-dialect.js";
 
-/** Makes the link (heartbeat loop) of a requester, for its first accepted stream. */
+/**
+ * Makes the link (heartbeat loop) of a requester, for its first accepted stream. A requester's
+ * v1 and v2 streams have two heartbeat subjects, so two links, each heartbeating in its version.
+ */
 export type LinkFactory = (
   key: string,
   requesterNodeId: string,
   heartbeatSubject: string,
+  wire: WireDialect,
 ) => RequesterLink;
 
 export class StreamRegistry {
@@ -44,15 +49,21 @@ export class StreamRegistry {
     requesterNodeId: string,
     control: Pick<ControlMessage, "cancel" | "credit">,
     cancel: (stream: ServedStream) => void,
+    /** Which of its streams the message may reach (a control's wire version: its own). */
+    reaches: (stream: ServedStream) => boolean = () => true,
   ): number {
+    const find = (streamId: string) => {
+      const stream = this.find(requesterNodeId, streamId);
+      return stream && reaches(stream) ? stream : undefined;
+    };
     let ignored = 0;
     for (const streamId of control.cancel ?? []) {
-      const stream = this.find(requesterNodeId, streamId);
+      const stream = find(streamId);
       if (stream) cancel(stream);
       else ignored++;
     }
     for (const grant of control.credit ?? []) {
-      const stream = this.find(requesterNodeId, grant.streamId);
+      const stream = find(grant.streamId);
       if (stream) stream.credit.grant(grant.bytes);
       else ignored++;
     }
@@ -90,7 +101,12 @@ export class StreamRegistry {
     const key = linkKey(stream);
     let link = this.#links.get(key);
     if (!link) {
-      link = this.#newLink(key, stream.requesterNodeId, stream.request.heartbeatSubject);
+      link = this.#newLink(
+        key,
+        stream.requesterNodeId,
+        stream.request.heartbeatSubject,
+        stream.wire,
+      );
       this.#links.set(key, link);
     }
     link.add(stream);

@@ -66,12 +66,14 @@ function writeInt(buffer: Uint8Array, at: number, value: number): number {
  * which is several times cheaper than serialising (and, on the other side, parsing) them.
  * `partial` says the last line continues in the next frame. The result's byteLength is exactly
  * what goes on the wire, and it is the caller's to keep (the NATS client holds it until flushed).
+ * `type` is the frame's type name: v2's data frame has v1's columns (and a name as long).
  */
 export function encodeDataFrame(
   streamId: string,
   n: number,
   entries: readonly LogEntry[],
   partial = false,
+  type: string = MessageType.Data,
 ): Uint8Array {
   const count = entries.length;
   const first = entries[0];
@@ -90,12 +92,12 @@ export function encodeDataFrame(
   // A line holding a newline (a store may be given such a "line") cannot go in the body: then
   // the lines go as a JSON column, escaped. Rare, so it keeps the simple string path.
   if (newlines) {
-    return encodeWithLineColumn(streamId, n, entries, timeBase, lines, partial, consecutive);
+    return encodeWithLineColumn(type, streamId, n, entries, timeBase, lines, partial, consecutive);
   }
 
   const body = lines.join("\n");
   // The stream id is embedded unescaped: its pattern allows nothing that would need escaping.
-  const prefix = `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},`;
+  const prefix = `{"type":"${type}","streamId":"${streamId}","n":${n},`;
   const buffer = scratchOf(
     prefix.length * MAX_UTF8_BYTES_PER_UNIT +
       96 + // the fixed keys and punctuation (67 bytes at most)
@@ -141,6 +143,7 @@ export function encodeDataFrame(
 }
 
 function encodeWithLineColumn(
+  type: string,
   streamId: string,
   n: number,
   entries: readonly LogEntry[],
@@ -159,7 +162,7 @@ function encodeWithLineColumn(
   let stream = "";
   for (const entry of entries) stream += entry.stream === "stdout" ? "o" : "e";
   return textEncoder.encode(
-    `{"type":"${MessageType.Data}","streamId":"${streamId}","n":${n},` +
+    `{"type":"${type}","streamId":"${streamId}","n":${n},` +
       `${seq},"stream":"${stream}","timeBase":${timeBase},"timeDelta":"${timeDelta}"` +
       `${partial ? ',"partial":true' : ""},"line":${JSON.stringify(lines)}}`,
   );

@@ -19,7 +19,21 @@ export function rejectionInbox(
   payload: Uint8Array,
   reply: string | undefined,
 ): { reply: string; streamId: string } | undefined {
-  if (!reply || payload.byteLength > MAX_MESSAGE_BYTES.request) return undefined;
+  if (!reply) return undefined;
+  const { sourcePeerId, streamId } = requestIds(payload) ?? {};
+  if (sourcePeerId === undefined || streamId === undefined) return undefined;
+  return reply === subjects.streamInbox(sourcePeerId, streamId) ? { reply, streamId } : undefined;
+}
+
+/**
+ * The valid `sourcePeerId` and `streamId` of a request payload (within the request size bound,
+ * a JSON object), each undefined when missing or invalid; undefined for anything else. Whatever
+ * else the payload holds does not matter here.
+ */
+export function requestIds(
+  payload: Uint8Array,
+): { sourcePeerId: string | undefined; streamId: string | undefined } | undefined {
+  if (payload.byteLength > MAX_MESSAGE_BYTES.request) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
@@ -28,7 +42,9 @@ export function rejectionInbox(
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const { sourcePeerId, streamId } = value as { sourcePeerId?: unknown; streamId?: unknown };
-  if (typeof sourcePeerId !== "string" || !isNodeId(sourcePeerId)) return undefined;
-  if (typeof streamId !== "string" || !isStreamId(streamId)) return undefined;
-  return reply === subjects.streamInbox(sourcePeerId, streamId) ? { reply, streamId } : undefined;
+  return {
+    sourcePeerId:
+      typeof sourcePeerId === "string" && isNodeId(sourcePeerId) ? sourcePeerId : undefined,
+    streamId: typeof streamId === "string" && isStreamId(streamId) ? streamId : undefined,
+  };
 }

@@ -36,9 +36,11 @@ export class Rig {
   ): Promise<{ client: LogStreamClient; nc: NatsConnection }> {
     const nc = options.connection ?? (await this.connection());
     // Resume is off unless a test asks for it: most tests look at one attempt's wire behaviour.
+    // The fake compute node speaks v1 (the wire these tests check), so the client does too.
     const client = new LogStreamClient({
       nodeId: uniqueId("req"),
       resume: false,
+      protocol: "v1",
       ...options,
       connection: nc,
     });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { LogStreamServerStats } from "@tailwire/compute";
-import { decodeFrame, subjects } from "@tailwire/protocol";
+import { decodeFrame, decodeFrameV2, subjects, subjectsV2 } from "@tailwire/protocol";
 import type { LogStreamClientStats } from "@tailwire/requester";
 import {
   type ExitStatus,
@@ -68,16 +68,27 @@ export interface RequesterStatsEvent extends ChaosEvent {
   droppedControl: number;
 }
 
-export interface ComputeConfig {
+/** A node's NATS login under a permission table (and a compute node's own inbox prefix). */
+export interface NatsLogin {
+  user?: string;
+  pass?: string;
+  inboxPrefix?: string;
+}
+
+export interface ComputeConfig extends NatsLogin {
   nodeId: string;
+  /** The wire versions it serves (LogStreamServerOptions.versions; an old release ignores it). */
+  versions?: string[];
   executions: string[];
   heartbeatTimeoutMs?: number;
   maxMissed?: number;
   tickMs?: number;
 }
 
-export interface RequesterConfig {
+export interface RequesterConfig extends NatsLogin {
   nodeId: string;
+  /** Which wire versions the requester may use (LogStreamClientOptions.protocol). */
+  protocol?: string;
   lazy?: boolean;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -98,18 +109,25 @@ export class ChaosNode extends EventProcess<ChaosEvent> {
     this.nodeId = nodeId;
   }
 
-  static async compute(config: ComputeConfig & { url: string; dir: string }): Promise<ChaosNode> {
+  /** `fixtures`: where the scripts are (another release's copy of them: the upgrade tests). */
+  static async compute(
+    config: ComputeConfig & { url: string; dir: string },
+    fixtures: URL = FIXTURES,
+  ): Promise<ChaosNode> {
     const proc = await startScript(
-      new URL("compute-node.mjs", FIXTURES),
+      new URL("compute-node.mjs", fixtures),
       { heartbeatTimeoutMs: 2000, maxMissed: TIMING.maxMissed, ...config },
       { readyTimeoutMs: 20_000 },
     );
     return new ChaosNode(proc, config.nodeId);
   }
 
-  static async requester(config: RequesterConfig & { url: string }): Promise<ChaosNode> {
+  static async requester(
+    config: RequesterConfig & { url: string },
+    fixtures: URL = FIXTURES,
+  ): Promise<ChaosNode> {
     const proc = await startScript(
-      new URL("requester-node.mjs", FIXTURES),
+      new URL("requester-node.mjs", fixtures),
       {
         heartbeatIntervalMs: TIMING.heartbeatIntervalMs,
         heartbeatTimeoutMs: TIMING.heartbeatTimeoutMs,
@@ -152,11 +170,17 @@ export interface ObservedFrame {
   at: number;
 }
 
+/** A requester's stream inboxes of both versions (the stream id is the last token of each). */
+const inboxesOf = (requesterNodeId: string): string[] => [
+  subjects.streamInboxWildcard(requesterNodeId),
+  subjectsV2.streamInboxWildcard(requesterNodeId),
+];
+
 /** The subject every marker is published on (one token per marker: its tag). */
 const MARK_PREFIX = "chaos.mark.";
 
 /**
- * A plain NATS subscriber on `_TW.<requesterId>.s.*`: sees every frame a compute node publishes
+ * A plain NATS subscriber on `_TW.<requesterId>.s.*` and `_TW.<requesterId>.v2.*.s.*`: sees every frame a compute node publishes
  * to that requester, whether or not the requester is alive.
  *
  * Ordering, which fence() and flush() rely on: NATS delivers the messages one publisher
@@ -193,14 +217,17 @@ export class InboxObserver {
         ? undefined
         : await connect({ servers: computeUrl, name: "chaos relay", maxReconnectAttempts: 0 });
     const observer = new InboxObserver(nc, relay);
-    for (const id of requesterIds) {
-      nc.subscribe(subjects.streamInboxWildcard(id), {
+    // Both versions' inboxes: two nodes of this release speak v2, an older one v1.
+    for (const subject of requesterIds.flatMap(inboxesOf)) {
+      nc.subscribe(subject, {
         callback: (_err, msg) => {
           let type = "undecodable";
           let n: number | undefined;
           try {
             // Data frames carry their lines as a body after the JSON: the codec reads both forms.
-            const frame = decodeFrame(msg.data);
+            const frame = msg.subject.includes(".v2.")
+              ? decodeFrameV2(msg.data)
+              : decodeFrame(msg.data);
             type = frame.type;
             n = typeof frame.n === "number" ? frame.n : undefined;
           } catch {
@@ -223,7 +250,7 @@ export class InboxObserver {
 
   /** What the observer subscribes to: interest its publishers' server must have (cluster). */
   static subjects(requesterIds: string[]): string[] {
-    return [...requesterIds.map((id) => subjects.streamInboxWildcard(id)), `${MARK_PREFIX}*`];
+    return [...requesterIds.flatMap(inboxesOf), `${MARK_PREFIX}*`];
   }
 
   framesOf(streamId: string): ObservedFrame[] {
@@ -517,6 +544,8 @@ export function useChaosScene(title: string, topology: Topology): ChaosScene {
       await nats.propagated("requester", [
         subjects.request(config.nodeId),
         subjects.control(config.nodeId),
+        subjectsV2.requestWildcard(config.nodeId),
+        subjectsV2.controlWildcard(config.nodeId),
       ]);
       return compute;
     },

@@ -54,7 +54,9 @@ beforeAll(async () => {
   await a.store.complete("only-a", 0);
   await a.store.append("twice", "stdout", "a's copy");
   await b.store.append("twice", "stdout", "b's copy");
-  client = new LogStreamClient({ connection: await nc(), nodeId: "requester-1" });
+  // v1 lookups: this file pins their wire cost (one message per lookup). A requester with
+  // protocol "auto" asks in both versions (tests/integration/src/upgrade/v2-end-to-end).
+  client = new LogStreamClient({ connection: await nc(), nodeId: "requester-1", protocol: "v1" });
   opened.push(client);
 });
 

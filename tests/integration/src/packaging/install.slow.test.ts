@@ -227,7 +227,7 @@ describe("packed tarballs installed with npm into an empty project per role", ()
       const ok = await requester("exec-1");
       expect(await ok.waitForExit(20_000), ok.output()).toEqual({ code: 0, signal: null });
       expect(ok.stdoutLines).toEqual([
-        "protocol v1, one copy: true",
+        "protocol v1,v2, one copy: true",
         "1 stdout hello from a packed tarball",
         "2 stderr a line on stderr",
         '3 stdout ünïcödé ✓ and "quotes"',

@@ -8,7 +8,8 @@ import { NatsServer } from "@tailwire/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectTo, consume, lineOf, within } from "./harness.js";
 
-const DATA_FRAME = new TextEncoder().encode('"type":"ExecutionLogs.Data/v1"');
+// Either version's data frame (the type name differs only in its last character).
+const DATA_FRAME = new TextEncoder().encode('"type":"ExecutionLogs.Data/v');
 
 /** True when the payload is a data frame (the type is the first field the encoder writes). */
 function isDataFrame(data: Uint8Array): boolean {

@@ -3,9 +3,10 @@
 // Counted with a plain NATS subscriber on the requesters' heartbeat subjects.
 import {
   decodeHeartbeat,
-  type HeartbeatRequest,
+  decodeHeartbeatV2,
   type LogEntry,
   subjects,
+  subjectsV2,
 } from "@tailwire/protocol";
 import { type LogStream, LogStreamClient } from "@tailwire/requester";
 import { NatsServer, withDeadline } from "@tailwire/testkit";
@@ -25,7 +26,8 @@ afterAll(async () => {
 });
 
 interface Seen {
-  heartbeat: HeartbeatRequest;
+  /** Which compute node beat (v1: in the payload; v2: the subject's) and what it listed. */
+  heartbeat: { computeNodeId: string; streamIds: string[] };
   at: number;
 }
 
@@ -51,9 +53,18 @@ async function observe(
   const seen = new Map<string, Seen[]>(requesterIds.map((id) => [id, []]));
   let recording = false;
   for (const id of requesterIds) {
+    // Either version's heartbeats: two nodes of this release speak v2, whose compute id is the
+    // subject's fourth token.
     nc.subscribe(subjects.heartbeat(id), {
       callback: (_err, msg) => {
         if (recording) seen.get(id)!.push({ heartbeat: decodeHeartbeat(msg.data), at: Date.now() });
+      },
+    });
+    nc.subscribe(subjectsV2.heartbeatWildcard(id), {
+      callback: (_err, msg) => {
+        const computeNodeId = msg.subject.split(".")[3] ?? "";
+        const heartbeat = { ...decodeHeartbeatV2(msg.data), computeNodeId };
+        if (recording) seen.get(id)!.push({ heartbeat, at: Date.now() });
       },
     });
   }

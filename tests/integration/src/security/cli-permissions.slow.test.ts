@@ -19,7 +19,8 @@ const cli = new CliProcesses();
 
 beforeAll(async () => {
   ensureCliBuilt();
-  nats = await SecureNats.start();
+  // This release's nodes run under the rolling upgrade's table (SECURITY.md, VERSIONING.md).
+  nats = await SecureNats.start("v1+v2");
   dir = await mkdtemp(join(tmpdir(), "tailwire-cli-perms-"));
 });
 afterAll(async () => {

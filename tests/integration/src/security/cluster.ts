@@ -21,6 +21,7 @@ import {
   computeInboxPrefix,
   createTestCA,
   NatsServer,
+  type PermissionTable,
   type RoleUser,
   type TestCA,
   tlsConfig,
@@ -36,7 +37,7 @@ function roleUser(role: string, id: string): RoleUser {
   return { id, user: `${role}-${id}`, password: randomBytes(16).toString("hex") };
 }
 
-/** A TLS nats-server whose only users are two requesters and two compute nodes. */
+/** A TLS nats-server whose only users are two requesters and two compute nodes (one table). */
 export class SecureNats {
   readonly requesters: Record<RequesterId, RoleUser>;
   readonly computes: Record<ComputeId, RoleUser>;
@@ -51,7 +52,8 @@ export class SecureNats {
     this.computes = users.computes;
   }
 
-  static async start(): Promise<SecureNats> {
+  /** `table`: which permission table of SECURITY.md the users get (default v1). */
+  static async start(table: PermissionTable = "v1"): Promise<SecureNats> {
     const ca = await createTestCA();
     const requesters = {
       "req-1": roleUser("requester", "req-1"),
@@ -67,6 +69,7 @@ export class SecureNats {
           ...authorizationConfig({
             requesters: Object.values(requesters),
             computes: Object.values(computes),
+            table,
           }),
           ...tlsConfig(ca),
         },

@@ -4,7 +4,16 @@
 // permission violation (asserted absent) or a broken stream.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { LogStreamServer, MemoryLogStore } from "@tailwire/compute";
-import { encode, type LogEntry, MessageType, newStreamId, subjects } from "@tailwire/protocol";
+import {
+  encode,
+  encodeV2,
+  type LogEntry,
+  MessageType,
+  MessageTypeV2,
+  newStreamId,
+  subjects,
+  subjectsV2,
+} from "@tailwire/protocol";
 import { ComputeNodeLostError, type LogStream, LogStreamClient } from "@tailwire/requester";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import {
@@ -18,7 +27,8 @@ import {
 
 let nats: SecureNats;
 beforeAll(async () => {
-  nats = await SecureNats.start();
+  // This release's nodes run under the rolling upgrade's table (SECURITY.md, VERSIONING.md).
+  nats = await SecureNats.start("v1+v2");
 });
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -44,9 +54,12 @@ async function startCompute(
   return { server, conn };
 }
 
-async function startClient(id: RequesterId): Promise<{ client: LogStreamClient; conn: Watched }> {
+async function startClient(
+  id: RequesterId,
+  protocol: "auto" | "v1" = "auto",
+): Promise<{ client: LogStreamClient; conn: Watched }> {
   const conn = await nats.requester(id);
-  const client = new LogStreamClient({ connection: conn.nc, nodeId: id, ...TIMING });
+  const client = new LogStreamClient({ connection: conn.nc, nodeId: id, protocol, ...TIMING });
   cleanups.push(() => client.close());
   return { client, conn };
 }
@@ -130,11 +143,11 @@ describe("LogStreamServer and LogStreamClient under least-privilege users", () =
     expect([...compute.conn.violations, ...conn.violations]).toEqual([]);
   });
 
-  it("forged controls: the stream id is the capability, the claimed sourcePeerId is not proof", async () => {
+  it("forged controls under v1: the stream id is the capability, the claimed sourcePeerId is not proof", async () => {
     const store = new MemoryLogStore();
     await store.create("exec-3");
     const compute = await startCompute("compute-a", store);
-    const { client } = await startClient("req-1");
+    const { client } = await startClient("req-1", "v1");
     const intruder = await nats.requester("req-2");
 
     const stream = client.streamLogs({ nodeId: "compute-a", executionId: "exec-3", follow: true });
@@ -147,15 +160,48 @@ describe("LogStreamServer and LogStreamClient under least-privilege users", () =
     await vi.waitFor(() => expect(compute.server.stats().controlRejected).toBe(2), WAIT);
     expect(compute.server.stats().openStreams).toBe(1);
     expect(stream.endCause).toBeUndefined();
-    // Documented limit (SECURITY.md): NATS cannot bind sourcePeerId to the login, so whoever
-    // learns a stream id can cancel it by claiming its owner's id. The permissions keep the id
-    // secret: only req-1 and compute-a ever see it.
+    // Documented limit of v1 (SECURITY.md): NATS cannot bind sourcePeerId to the login, so
+    // whoever learns a stream id can cancel it by claiming its owner's id. The permissions keep
+    // the id secret: only req-1 and compute-a ever see it. v2 closes it (next test).
     sendControl(intruder.nc, "compute-a", "req-1", [stream.streamId]);
     await vi.waitFor(() => expect(compute.server.stats().streamsEnded.cancelled).toBe(1), WAIT);
     expect(intruder.violations).toEqual([]);
     // The requester learns it on the next heartbeat, which no longer lists the stream.
     const { error } = await result;
     expect(error).toBeInstanceOf(ComputeNodeLostError);
+  });
+
+  it("forged controls under v2: even with the real stream id nobody cancels or credits as another requester", async () => {
+    const store = new MemoryLogStore();
+    await store.create("exec-3");
+    const compute = await startCompute("compute-a", store);
+    const { client } = await startClient("req-1");
+    const intruder = await nats.requester("req-2");
+    const stream = client.streamLogs({ nodeId: "compute-a", executionId: "exec-3", follow: true });
+    const result = drain(stream);
+    await stream.accepted;
+    expect(compute.server.stats().versions.v2.recentRequesters).toEqual(["req-1"]);
+    const forged = encodeV2({
+      type: MessageTypeV2.Control,
+      cancel: [stream.streamId],
+      credit: [{ streamId: stream.streamId, bytes: 1 << 20 }],
+    });
+    // As req-1 on v2's subject: the server refuses the publish (the subject is req-1's).
+    const asOwner = subjectsV2.control("compute-a", "req-1");
+    intruder.nc.publish(asOwner, forged);
+    expect((await intruder.violation("publish", asOwner)).subject).toBe(asOwner);
+    // Under its own id: the stream is not req-2's. And v1's claimed id does not reach a v2
+    // stream either, with the real stream id (the v1+v2 table lets req-2 publish v1).
+    intruder.nc.publish(subjectsV2.control("compute-a", "req-2"), forged);
+    sendControl(intruder.nc, "compute-a", "req-1", [stream.streamId]);
+    await vi.waitFor(() => expect(compute.server.stats().controlRejected).toBe(3), WAIT);
+    expect(compute.server.stats().openStreams).toBe(1);
+    expect(compute.server.stats().streamsEnded.cancelled).toBe(0);
+    expect(stream.endCause).toBeUndefined();
+    // Its owner still can.
+    stream.cancel();
+    await vi.waitFor(() => expect(compute.server.stats().streamsEnded.cancelled).toBe(1), WAIT);
+    expect((await result).error).toBeUndefined();
   });
 
   it("a forged reply or heartbeat subject cannot make a compute node publish to another node", async () => {

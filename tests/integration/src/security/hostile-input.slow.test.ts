@@ -132,11 +132,19 @@ beforeAll(async () => {
     logger: serverLog,
   });
   await server.start();
-  client = new LogStreamClient({ connection: clientNc, nodeId: REQ, logger: clientLog, ...TIMING });
+  // The v1 suite: these requesters speak v1 (hostile-input-v2.slow.test.ts is v2's).
+  client = new LogStreamClient({
+    connection: clientNc,
+    nodeId: REQ,
+    logger: clientLog,
+    protocol: "v1",
+    ...TIMING,
+  });
   clientNr = new LogStreamClient({
     connection: clientNrNc,
     nodeId: REQ_NR,
     logger: clientNrLog,
+    protocol: "v1",
     resume: false,
     windowBytes: NR_WINDOW,
     ...TIMING,

@@ -4,12 +4,14 @@
 // by no other node's.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { newStreamId, subjects } from "@tailwire/protocol";
+import { newStreamId, subjects, subjectsV2 } from "@tailwire/protocol";
 import {
   authorizationConfig,
   computeInboxPrefix,
   computePermissions,
   type NatsPermissions,
+  PERMISSION_TABLES,
+  type PermissionTable,
   renderNatsConfig,
   requesterPermissions,
 } from "@tailwire/testkit";
@@ -29,11 +31,11 @@ function responses(p: NatsPermissions): string {
   return `\`${JSON.stringify(p.allow_responses)}\``;
 }
 
-/** The table between the permissions markers of SECURITY.md, rendered from the builders. */
-function renderTable(): string {
+/** The table between one table's markers of SECURITY.md, rendered from the builders. */
+function renderTable(table: PermissionTable): string {
   const rows = [
-    ["compute node `<id>`", computePermissions(PLACEHOLDER)],
-    ["requester `<id>`", requesterPermissions(PLACEHOLDER)],
+    ["compute node `<id>`", computePermissions(PLACEHOLDER, table)],
+    ["requester `<id>`", requesterPermissions(PLACEHOLDER, table)],
   ] as const;
   const lines = [
     "| NATS user of | publish (allow) | subscribe (allow) | allow_responses |",
@@ -78,13 +80,20 @@ const allowed = (list: readonly string[] | undefined, subject: string) =>
   (list ?? []).some((pattern) => covers(pattern, subject));
 
 describe("SECURITY.md", () => {
-  it("quotes exactly the permissions the testkit configures", () => {
-    const doc = readFileSync(SECURITY_MD, "utf8");
-    const match = /<!-- permissions:start -->\n([\s\S]*?)\n<!-- permissions:end -->/.exec(doc);
-    expect(match, "SECURITY.md has no permissions markers").not.toBeNull();
-    expect(normalise(match![1]!)).toBe(normalise(renderTable()));
-    expect(doc).toContain(`\`${computeInboxPrefix(PLACEHOLDER).replace(PLACEHOLDER, "<id>")}\``);
-  });
+  it.each(PERMISSION_TABLES)(
+    "quotes exactly the permissions the testkit configures (%s)",
+    (table) => {
+      const doc = readFileSync(SECURITY_MD, "utf8");
+      // The v1 table has the original markers; the others name their table.
+      const marker = (table === "v1" ? "permissions" : `permissions-${table}`).replace("+", "\\+");
+      const match = new RegExp(
+        `<!-- ${marker}:start -->\\n([\\s\\S]*?)\\n<!-- ${marker}:end -->`,
+      ).exec(doc);
+      expect(match, `SECURITY.md has no ${marker} markers`).not.toBeNull();
+      expect(normalise(match![1]!)).toBe(normalise(renderTable(table)));
+      expect(doc).toContain(`\`${computeInboxPrefix(PLACEHOLDER).replace(PLACEHOLDER, "<id>")}\``);
+    },
+  );
 
   it("shows the server configuration authorizationConfig renders", () => {
     const doc = readFileSync(SECURITY_MD, "utf8");
@@ -133,6 +142,40 @@ describe("the permissions cover the protocol's subjects, for the right node only
     expect(allowed(r1.subscribe.allow, subjects.streamInboxWildcard("req-2"))).toBe(false);
     expect(allowed(r1.subscribe.allow, subjects.heartbeat("req-2"))).toBe(false);
     expect(allowed(r1.subscribe.allow, "_TW.*.s.*")).toBe(false);
+  });
+
+  it("v2: each node sends only under its own id, and the v2 table grants nothing of v1", () => {
+    const a2 = computePermissions("compute-a", "v2");
+    const r2 = requesterPermissions("req-1", "v2");
+    const pub = (p: NatsPermissions, subject: string) => allowed(p.publish.allow, subject);
+    expect(pub(r2, subjectsV2.request("compute-a", "req-1"))).toBe(true);
+    expect(pub(r2, subjectsV2.control("compute-a", "req-1"))).toBe(true);
+    expect(pub(r2, subjectsV2.locateExecution("req-1", "e-1"))).toBe(true);
+    expect(pub(r2, subjectsV2.request("compute-a", "req-2"))).toBe(false);
+    expect(pub(r2, subjectsV2.control("compute-a", "req-2"))).toBe(false);
+    expect(pub(r2, subjectsV2.locateExecution("req-2", "e-1"))).toBe(false);
+    expect(pub(r2, subjects.request("compute-a"))).toBe(false);
+    expect(pub(r2, subjectsV2.heartbeat("req-2", "compute-a"))).toBe(false);
+    expect(allowed(r2.subscribe.allow, subjectsV2.streamInboxWildcard("req-1"))).toBe(true);
+    expect(allowed(r2.subscribe.allow, subjectsV2.heartbeatWildcard("req-1"))).toBe(true);
+    expect(allowed(r2.subscribe.allow, subjectsV2.locateAnswerWildcard("req-1"))).toBe(true);
+    expect(allowed(r2.subscribe.allow, subjectsV2.streamInboxWildcard("req-2"))).toBe(false);
+
+    expect(pub(a2, subjectsV2.streamInbox("req-1", "compute-a", sid))).toBe(true);
+    expect(pub(a2, subjectsV2.heartbeat("req-1", "compute-a"))).toBe(true);
+    expect(pub(a2, subjectsV2.locateAnswer("req-1", "compute-a", sid))).toBe(true);
+    expect(pub(a2, subjectsV2.streamInbox("req-1", "compute-b", sid))).toBe(false);
+    expect(pub(a2, subjectsV2.heartbeat("req-1", "compute-b"))).toBe(false);
+    expect(pub(a2, subjectsV2.locateReply("req-1", sid))).toBe(false);
+    expect(pub(a2, subjects.streamInbox("req-1", sid))).toBe(false);
+    expect(pub(a2, subjects.heartbeat("req-1"))).toBe(false);
+    const sub = (subject: string) => allowed(a2.subscribe.allow, subject);
+    expect(sub(subjectsV2.requestWildcard("compute-a"))).toBe(true);
+    expect(sub(subjectsV2.controlWildcard("compute-a"))).toBe(true);
+    expect(sub(subjectsV2.locateWildcard("e", "e-1"))).toBe(true);
+    expect(sub(subjectsV2.requestWildcard("compute-b"))).toBe(false);
+    // A compute node of the v1 table already receives v2 requests: it upgrades first.
+    expect(allowed(a.subscribe.allow, subjectsV2.requestWildcard("compute-a"))).toBe(true);
   });
 
   it("the matcher itself", () => {
