@@ -31,6 +31,12 @@ export interface OldReleaseOptions {
   pnpm?: readonly string[];
   /** Deadline for the whole build when nothing is cached (default 10 minutes). */
   timeoutMs?: number;
+  /**
+   * A directory of the commit's tarballs packed earlier and committed as fixtures (one
+   * `tailwire-<package>-*.tgz` per package). When it holds them all they are used as they are:
+   * no git history is needed (a shallow clone has none) and nothing is built.
+   */
+  prebuilt?: string;
 }
 
 export interface OldReleaseProjectOptions {
@@ -70,6 +76,12 @@ export class OldRelease {
 
   /** Builds and packs the commit's packages, or finds them in the cache. */
   static async prepare(options: OldReleaseOptions): Promise<OldRelease> {
+    const prebuilt = options.prebuilt === undefined ? undefined : await packed(options);
+    if (prebuilt) {
+      const dir = join(options.cacheDir, `prebuilt-${options.commit}`);
+      await mkdir(dir, { recursive: true });
+      return new OldRelease(dir, { commit: options.commit, tarballs: prebuilt, buildMs: 0 }, false);
+    }
     const commit = (
       await run(["git", "rev-parse", "--verify", `${options.commit}^{commit}`], options.repo)
     ).trim();
@@ -127,6 +139,20 @@ export class OldRelease {
     await writeFile(done, text);
     return dir;
   }
+}
+
+/** The prebuilt tarball of every package, or undefined when one is missing. */
+async function packed(options: OldReleaseOptions): Promise<Record<string, string> | undefined> {
+  const dir = options.prebuilt as string;
+  if (!existsSync(dir)) return undefined;
+  const files = await readdir(dir);
+  const tarballs: Record<string, string> = {};
+  for (const pkg of options.packages) {
+    const file = files.find((f) => f.startsWith(`tailwire-${pkg}-`) && f.endsWith(".tgz"));
+    if (file === undefined) return undefined;
+    tarballs[pkg] = join(dir, file);
+  }
+  return tarballs;
 }
 
 function readManifest(path: string, packages: readonly string[]): Manifest | undefined {

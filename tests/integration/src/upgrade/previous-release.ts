@@ -1,12 +1,13 @@
 // The previous release for the rolling-upgrade tests: the packages of the last commit before
-// ExecutionLogs/v2, built and packed by the testkit's OldRelease (cached under .cache/ by
-// commit, so a machine builds it once), installed with npm into one project that also gets
+// ExecutionLogs/v2, packed once by the testkit's OldRelease and committed as fixtures/<commit>
+// (a clean checkout may be shallow, without the commit, and building it costs a minute; delete
+// the directory to have OldRelease build and pack the commit from git again), installed with npm into one project that also gets
 // today's chaos fixture scripts. Those scripts are the harness, not the product: they drive
 // whichever @tailwire packages sit next to them, so the same commands run the old and the new
 // release as separate processes.
 import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { OldRelease } from "@tailwire/testkit";
 import { installedVersion, pnpm, ROOT } from "../packaging/workspace.js";
 
@@ -28,6 +29,7 @@ export async function previousRelease(): Promise<PreviousRelease> {
     commit: PREVIOUS_RELEASE_COMMIT,
     packages: ["protocol", "compute", "requester"],
     cacheDir: join(ROOT, ".cache", "old-releases"),
+    prebuilt: fileURLToPath(new URL(`fixtures/${PREVIOUS_RELEASE_COMMIT}/`, import.meta.url)),
     pnpm: await pnpm(),
   });
   const project = await release.project({
