@@ -57,8 +57,7 @@ describe("LogStreamClient: a stream from request to end", () => {
       heartbeatTimeoutMs: 321,
       window: 8192,
       notices: ["removed"],
-      // Every codec this build has (zstd-napi is installed here), most wanted first.
-      compression: ["zstd", "brotli"],
+      // No compression offer: it is opt-in (client-compression.slow.test.ts).
     });
     remote.accept({ afterSeq: 2, lastSeq: 9 });
     remote.data([{ seq: 3, line: "three" }]);
