@@ -4,25 +4,22 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   type ControlMessage,
-  decodeControl,
-  decodeRequest,
   type ErrorCode,
   isErrorCode,
   type Logger,
   type LogRequest,
   type ProtocolVersion,
-  rejectionInbox,
   SequenceGapError,
   silentLogger,
   subjects,
   subjectsV2,
   TailwireError,
 } from "@tailwire/protocol";
-import { type ConnectionStatusWatch, watchConnectionStatus } from "@tailwire/protocol/internal";
+import type { ConnectionStatusWatch } from "@tailwire/protocol/internal";
 import { isExecutionCatalog } from "./execution-catalog.js";
 import { LocateResponder } from "./locate-responder.js";
 import type { LogSource } from "./log-source.js";
-import { Admission, replyRefusal } from "./server/admission.js";
+import { Admission } from "./server/admission.js";
 import { codecFor } from "./server/frame-compression.js";
 import { maxFrameBytesFor } from "./server/frame-limit.js";
 import { messageOf } from "./server/frames.js";
@@ -32,10 +29,12 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./server/options.js";
+import { reconnectGap, watchReconnects } from "./server/reconnects.js";
 import { RequesterLink } from "./server/requester-link.js";
 import { type EndCause, ServedStream, type StreamHost } from "./server/served-stream.js";
-import { Counters, type LogStreamServerStats } from "./server/stats.js";
+import { Counters, type LogStreamServerStats, statsSnapshot } from "./server/stats.js";
 import { StreamRegistry } from "./server/stream-registry.js";
+import { type RequestIntake, readControlV1, readRequestV1 } from "./server/v1-intake.js";
 import { readControlV2, readRequestV2 } from "./server/v2-intake.js";
 import { VersionCensus } from "./server/version-census.js";
 import { WIRE_V1, WIRE_V2, type WireDialect } from "./server/wire-dialect.js";
@@ -128,23 +127,32 @@ export class LogStreamServer {
     this.#subscriptions = [
       ...(versions.includes("v1")
         ? [
-            subscribe(subjects.request(this.nodeId), "request", (m) => this.#onRequest(m)),
-            subscribe(subjects.control(this.nodeId), "control", (m) => this.#onControl(m)),
+            subscribe(subjects.request(this.nodeId), "request", (m) =>
+              this.#onRequest(readRequestV1(m), WIRE_V1),
+            ),
+            subscribe(subjects.control(this.nodeId), "control", (m) =>
+              this.#onControl(readControlV1(m), "v1"),
+            ),
           ]
         : []),
       // v2: one subscription each for every requester; the subject's last token says who.
       ...(versions.includes("v2")
         ? [
             subscribe(subjectsV2.requestWildcard(this.nodeId), "request v2", (m) =>
-              this.#onRequestV2(m),
+              this.#onRequest(readRequestV2(m, this.nodeId), WIRE_V2),
             ),
             subscribe(subjectsV2.controlWildcard(this.nodeId), "control v2", (m) =>
-              this.#onControlV2(m),
+              this.#onControl(readControlV2(m, this.nodeId), "v2"),
             ),
           ]
         : []),
     ];
-    this.#watchReconnects();
+    this.#status = watchReconnects(
+      this.#connection,
+      this.#log,
+      () => this.#state !== "running",
+      () => this.#onReconnect(),
+    );
     const locate = this.#locateOption;
     if (locate !== false && isExecutionCatalog(this.#source)) {
       this.#locator = new LocateResponder({
@@ -191,85 +199,27 @@ export class LogStreamServer {
   }
 
   stats(): LogStreamServerStats {
-    const c = this.#counters;
-    return {
-      openStreams: this.#registry.size,
-      openStreamsByRequester: this.#registry.countsByRequester(),
-      streamsWaitingForCredit: this.#registry.streams().filter((s) => s.credit.waiting).length,
-      requesters: [...this.#registry.links()].map((link) => ({
-        requesterNodeId: link.requesterNodeId,
-        heartbeatSubject: link.heartbeatSubject,
-        openStreams: link.streams.size,
-        waitingForCredit: [...link.streams.values()].filter((s) => s.credit.waiting).length,
-        lastHeartbeatAt: link.lastHeartbeatAt,
-        consecutiveFailures: link.consecutiveFailures,
-      })),
-      heartbeatsSent: c.heartbeatsSent,
-      heartbeatsFailed: c.heartbeatsFailed,
-      streamsEnded: { ...c.streamsEnded },
-      requestsRejected: { ...c.requestsRejected },
-      controlRejected: c.controlRejected,
-      framesSent: c.framesSent,
-      bytesSent: c.bytesSent,
-      locate: this.#locator?.stats() ?? null,
-      versions: this.#census.stats(this.#registry.streams().map((s) => s.wire.version)),
-    };
+    return statsSnapshot(this.#counters, this.#registry, this.#census, this.#locator?.stats());
   }
 
   // ---- requests -------------------------------------------------------------------------
 
-  /** Runs in the subscription callback: checks synchronously, then hands off; never awaits. */
-  #onRequest(msg: Msg): void {
-    const reply = msg.reply;
-    let request: LogRequest;
-    try {
-      request = decodeRequest(msg.data);
-    } catch (error) {
-      const code =
-        error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST";
-      // Answer only on the stream inbox the request names itself, never on another's.
-      this.#reject(code, messageOf(error), rejectionInbox(msg.data, reply), {});
-      return;
-    }
-    const ctx = {
-      requesterNodeId: request.sourcePeerId,
-      streamId: request.streamId,
-      executionId: request.executionId,
-    };
-    this.#noteVersion("v1", request.sourcePeerId);
-    if (!reply) {
-      this.#reject("BAD_REQUEST", "request has no reply subject", undefined, ctx);
-      return;
-    }
-    const badReply = replyRefusal(request, reply);
-    if (badReply !== undefined) {
-      this.#reject("BAD_REQUEST", badReply, undefined, ctx);
-      return;
-    }
-    this.#admit(request, reply, WIRE_V1, ctx);
-  }
-
-  /** A v2 request: the requester is the subject's (see server/v2-intake.ts). */
-  #onRequestV2(msg: Msg): void {
-    const intake = readRequestV2(msg, this.nodeId);
+  /**
+   * Runs in the subscription callback: checks synchronously, then hands off; never awaits. Each
+   * version's intake (server/v1-intake.ts, v2-intake.ts) turns the message into one form.
+   */
+  #onRequest(intake: RequestIntake, wire: WireDialect): void {
     if (intake.kind === "drop") {
-      this.#log.debug({ reason: intake.reason }, "v2 request dropped");
+      this.#log.debug({ reason: intake.reason }, `${wire.version} request dropped`);
       return;
     }
-    this.#noteVersion("v2", intake.ctx.requesterNodeId);
+    if (intake.ctx.requesterNodeId)
+      this.#census.noteRequest(wire.version, intake.ctx.requesterNodeId, this.#log);
     if (intake.kind === "reject") {
-      this.#reject(intake.code, intake.message, intake.to, intake.ctx, WIRE_V2);
+      this.#reject(intake.code, intake.message, intake.to, intake.ctx, wire);
       return;
     }
-    this.#admit(intake.request, intake.inbox, WIRE_V2, intake.ctx);
-  }
-
-  /** Counts a request of `version`; the first v1 one of a requester (an hour) is logged. */
-  #noteVersion(version: ProtocolVersion, requesterNodeId: string): void {
-    if (!this.#census.request(version, requesterNodeId)) return;
-    if (version === "v1") {
-      this.#log.info({ requesterNodeId, version }, "requester uses ExecutionLogs/v1");
-    } else this.#log.debug({ requesterNodeId, version }, "requester uses ExecutionLogs/v2");
+    this.#admit(intake.request, intake.inbox, wire, intake.ctx);
   }
 
   /** Admission and registration, the same for both versions once the request is known. */
@@ -352,12 +302,9 @@ export class LogStreamServer {
       return;
     }
     this.#registry.link(stream);
+    const { streamId, requesterNodeId } = stream;
     this.#log.debug(
-      {
-        streamId: stream.streamId,
-        requesterNodeId: stream.requesterNodeId,
-        executionId: request.executionId,
-      },
+      { streamId, requesterNodeId, executionId: request.executionId },
       "stream accepted",
     );
     await stream.pump(this.#streamHost, this.#options.lingerMs);
@@ -393,27 +340,17 @@ export class LogStreamServer {
 
   // ---- control --------------------------------------------------------------------------
 
-  #onControl(msg: Msg): void {
-    let control: ControlMessage;
-    try {
-      control = decodeControl(msg.data);
-    } catch (error) {
-      this.#counters.controlRejected++;
-      this.#log.info({ reason: messageOf(error) }, "control message rejected");
-      return;
-    }
-    this.#applyControl(control.sourcePeerId, control, "v1");
-  }
-
-  /** A v2 control message: honoured for the streams of the subject's requester only. */
-  #onControlV2(msg: Msg): void {
-    const read = readControlV2(msg, this.nodeId);
+  /** A control message as its version's intake read it (v2: the subject's requester only). */
+  #onControl(
+    read: { from: string; control: Pick<ControlMessage, "cancel" | "credit"> } | { error: string },
+    version: ProtocolVersion,
+  ): void {
     if ("error" in read) {
       this.#counters.controlRejected++;
       this.#log.info({ reason: read.error }, "control message rejected");
       return;
     }
-    this.#applyControl(read.from, read.control, "v2");
+    this.#applyControl(read.from, read.control, version);
   }
 
   /**
@@ -440,23 +377,7 @@ export class LogStreamServer {
     }
   }
 
-  // ---- reconnects -----------------------------------------------------------------------
-
-  /**
-   * After our connection was re-established, frames we sent and credit grants sent to us may
-   * have been lost on the way (a lost grant would leave a stream waiting for credit forever,
-   * with heartbeats still listing it). End every accepted stream with a retryable SEQUENCE_GAP
-   * error frame: a requester resumes from its last seq; none of our state is trusted further.
-   */
-  #watchReconnects(): void {
-    this.#status = watchConnectionStatus(this.#connection, {
-      stopped: () => this.#state !== "running",
-      onEvent: (event) => {
-        if (event.type === "reconnect") this.#onReconnect();
-      },
-      onError: (error) => this.#log.warn({ err: error }, "connection status watch failed"),
-    });
-  }
+  // ---- reconnects (why: server/reconnects.ts) -------------------------------------------
 
   #onReconnect(): void {
     const accepted = this.#registry.streams().filter((s) => s.accepted);
@@ -464,16 +385,7 @@ export class LogStreamServer {
       { streams: accepted.length },
       "NATS connection re-established: ending accepted streams for their requesters to resume",
     );
-    for (const stream of accepted) {
-      this.#end(stream, "error", (n) =>
-        stream.wire.error(
-          stream.streamId,
-          "SEQUENCE_GAP",
-          "the compute node's NATS connection was re-established: frames or credit may have been lost",
-          n,
-        ),
-      );
-    }
+    for (const stream of accepted) this.#end(stream, "error", reconnectGap(stream));
   }
 
   // ---- ending streams -------------------------------------------------------------------

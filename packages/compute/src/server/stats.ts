@@ -1,7 +1,8 @@
-// The server's counters and the shape of its stats() snapshot.
+// The server's counters, the shape of its stats() snapshot and how the snapshot is taken.
 import { ERROR_CODE_LIST, type ErrorCode, type ProtocolVersion } from "@tailwire/protocol";
 import { END_CAUSES, type EndCause } from "./served-stream.js";
-import type { VersionStats } from "./version-census.js";
+import type { StreamRegistry } from "./stream-registry.js";
+import type { VersionCensus, VersionStats } from "./version-census.js";
 
 export interface RequesterStats {
   requesterNodeId: string;
@@ -53,4 +54,35 @@ export class Counters {
     ErrorCode,
     number
   >;
+}
+
+/** The server's stats() at this moment: its counters, its registry's streams and links. */
+export function statsSnapshot(
+  c: Counters,
+  registry: StreamRegistry,
+  census: VersionCensus,
+  locate: LogStreamServerStats["locate"] | undefined,
+): LogStreamServerStats {
+  return {
+    openStreams: registry.size,
+    openStreamsByRequester: registry.countsByRequester(),
+    streamsWaitingForCredit: registry.streams().filter((s) => s.credit.waiting).length,
+    requesters: [...registry.links()].map((link) => ({
+      requesterNodeId: link.requesterNodeId,
+      heartbeatSubject: link.heartbeatSubject,
+      openStreams: link.streams.size,
+      waitingForCredit: [...link.streams.values()].filter((s) => s.credit.waiting).length,
+      lastHeartbeatAt: link.lastHeartbeatAt,
+      consecutiveFailures: link.consecutiveFailures,
+    })),
+    heartbeatsSent: c.heartbeatsSent,
+    heartbeatsFailed: c.heartbeatsFailed,
+    streamsEnded: { ...c.streamsEnded },
+    requestsRejected: { ...c.requestsRejected },
+    controlRejected: c.controlRejected,
+    framesSent: c.framesSent,
+    bytesSent: c.bytesSent,
+    locate: locate ?? null,
+    versions: census.stats(registry.streams().map((s) => s.wire.version)),
+  };
 }

@@ -40,6 +40,14 @@ export type RequestIntakeV2 =
     }
   | { kind: "admit"; request: LogRequest; inbox: string; ctx: RequestContext };
 
+/** A request that did not decode: its code (BAD_REQUEST unless the codec said) and message. */
+export function refusalOf(error: unknown): { code: ErrorCode; message: string } {
+  return {
+    code: error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST",
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
 export function readRequestV2(msg: IncomingMessage, computeNodeId: string): RequestIntakeV2 {
   const requesterNodeId = requesterOfSubjectV2(msg.subject, computeNodeId, "request");
   if (requesterNodeId === undefined) return { kind: "drop", reason: `subject ${msg.subject}` };
@@ -47,12 +55,9 @@ export function readRequestV2(msg: IncomingMessage, computeNodeId: string): Requ
   try {
     decoded = decodeRequestV2(msg.data);
   } catch (error) {
-    const code =
-      error instanceof TailwireError && isErrorCode(error.code) ? error.code : "BAD_REQUEST";
     return {
       kind: "reject",
-      code,
-      message: error instanceof Error ? error.message : String(error),
+      ...refusalOf(error),
       to: rejectionInboxV2(msg.data, msg.reply, requesterNodeId, computeNodeId),
       ctx: { requesterNodeId },
     };

@@ -2,7 +2,7 @@
 // version, and the requester ids seen lately, so an operator can tell when no requester sends v1
 // any more and v1 serving may be turned off (VERSIONING.md). Bounded: at most MAX_TRACKED ids per
 // version are remembered (the oldest go first).
-import { type ProtocolVersion, SUPPORTED_VERSIONS } from "@tailwire/protocol";
+import { type Logger, type ProtocolVersion, SUPPORTED_VERSIONS } from "@tailwire/protocol";
 
 /** How long a requester id stays in `recentRequesters` after its last request. */
 export const RECENT_WINDOW_MS = 60 * 60 * 1000;
@@ -34,6 +34,13 @@ export class VersionCensus {
    * Counts a request of `requesterNodeId` in `version`. True when that requester had not used
    * this version within the window: the moment to log it (once an hour per requester at most).
    */
+  /** Counts a request (see request()); the first v1 one of a requester in the window is logged. */
+  noteRequest(version: ProtocolVersion, requesterNodeId: string, log: Logger): void {
+    if (!this.request(version, requesterNodeId)) return;
+    if (version === "v1") log.info({ requesterNodeId, version }, "requester uses ExecutionLogs/v1");
+    else log.debug({ requesterNodeId, version }, "requester uses ExecutionLogs/v2");
+  }
+
   request(version: ProtocolVersion, requesterNodeId: string): boolean {
     const entry = this.#entry(version);
     entry.requests++;

@@ -323,7 +323,11 @@ describe("requester v2 heartbeat subject _TW.<id>.v2.<compute>.hb", () => {
         { reply: `hbreply-v2.${i}` },
       );
     }
-    await vi.waitFor(() => expect(client.stats().heartbeatsAnswered).toBe(answered + 5), WAIT);
+    // At least: the real compute node's own heartbeats are answered meanwhile too.
+    await vi.waitFor(
+      () => expect(client.stats().heartbeatsAnswered).toBeGreaterThanOrEqual(answered + 5),
+      WAIT,
+    );
     // Each answer disowns the listed id: it is not a stream of that node's.
     await vi.waitFor(() => expect(replies.on("hbreply-v2.4")).toHaveLength(1), WAIT);
     expect(JSON.parse(replies.on("hbreply-v2.4")[0]!.string())).toEqual({
