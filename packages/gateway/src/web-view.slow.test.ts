@@ -88,7 +88,9 @@ describe("web log view", () => {
     const tail = await until(page, "the tail", (s) => s.lines === 100);
     expect(tail.state).toBe("live");
     expect(await seqs(page)).toEqual(range(402, 501));
-    // ANSI colour: a span coloured red (CSSOM, no markup) for the last line.
+    // ANSI colour: a span coloured red (CSSOM, no markup) for the last line. The rows render
+    // on the next animation frame: wait for that row (bounded) rather than look at once.
+    await page.locator('[data-seq="501"]').waitFor({ state: "attached", timeout: 10_000 });
     const red = await page.evaluate(() => {
       const row = document.querySelector('[data-seq="501"] span:not(.seq)') as HTMLElement | null;
       return row ? { text: row.textContent, color: row.style.color } : undefined;

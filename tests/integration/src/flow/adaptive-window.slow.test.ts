@@ -105,8 +105,10 @@ async function read(options: {
     nodeId: requesterNodeId,
     windowBytes: WINDOW,
     maxWindowBytes: options.maxWindowBytes,
-    // Plain frames: the credit watched is then the bytes on the wire.
+    // Plain frames: the credit watched is then the bytes on the wire. v1: the credit is watched
+    // on v1's control subject (the window rule itself is the same in both versions).
     compression: false,
+    protocol: "v1",
   });
   cleanups.push(() => client.close());
   const got: string[] = [];

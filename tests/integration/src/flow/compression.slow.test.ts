@@ -63,6 +63,8 @@ async function readAll(options: {
     connection: await connection(),
     nodeId: requesterNodeId,
     ...(options.requester !== undefined && { compression: options.requester }),
+    // Compressed frames are v1's (v2 has none yet).
+    protocol: "v1",
     ...(options.windowBytes !== undefined && { windowBytes: options.windowBytes }),
   });
   cleanups.push(() => client.close());
