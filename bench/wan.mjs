@@ -97,6 +97,8 @@ async function tailwire(setup, count, compression) {
     connection: nc,
     nodeId: "bench-requester",
     compression: Boolean(compression),
+    // Compressed frames are v1's (v2 has none yet): a compressed run speaks v1.
+    protocol: compression ? "v1" : "auto",
   });
   try {
     return await measured(setup, count, setup.tailwireProducer.pid, async () => {
