@@ -110,3 +110,27 @@ export function cpuMsOf(pid) {
     return Number.NaN;
   }
 }
+
+/**
+ * The raw-NATS baseline's consumer: asks the producer (on `bench.go`) to publish `count` lines
+ * on `bench.raw`, newline-joined batches, and resolves once every line arrived.
+ */
+export async function receiveRaw(nc, count) {
+  let received = 0;
+  let resolveDone;
+  const done = new Promise((resolve) => {
+    resolveDone = resolve;
+  });
+  const sub = nc.subscribe("bench.raw", {
+    callback: (_err, msg) => {
+      received += msg.string().split("\n").length;
+      if (received >= count) resolveDone();
+    },
+  });
+  await nc.flush();
+  await nc.request("bench.go", JSON.stringify({ subject: "bench.raw", lines: count }), {
+    timeout: 600_000,
+  });
+  await done;
+  sub.unsubscribe();
+}

@@ -12,7 +12,7 @@
 // where the time goes whatever the scheduling.
 import { LogStreamClient } from "@tailwire/requester";
 import { NodeProcess } from "@tailwire/testkit";
-import { connectTo, cpuMsOf, percentile, round, withServer } from "./lib.mjs";
+import { connectTo, cpuMsOf, percentile, receiveRaw, round, withServer } from "./lib.mjs";
 
 export const description =
   "one stream of 200-byte lines, compute and requester processes, tailwire vs raw NATS";
@@ -60,23 +60,7 @@ async function rawNats(server, child, count) {
   const nc = await connectTo(server, "raw-consumer");
   try {
     return await measured(server, child, count, async () => {
-      let received = 0;
-      let resolveDone;
-      const done = new Promise((resolve) => {
-        resolveDone = resolve;
-      });
-      const sub = nc.subscribe("bench.raw", {
-        callback: (_err, msg) => {
-          received += msg.string().split("\n").length;
-          if (received >= count) resolveDone();
-        },
-      });
-      await nc.flush();
-      await nc.request("bench.go", JSON.stringify({ subject: "bench.raw", lines: count }), {
-        timeout: 600_000,
-      });
-      await done;
-      sub.unsubscribe();
+      await receiveRaw(nc, count);
     });
   } finally {
     await nc.close();

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { LogStreamClient } from "@tailwire/requester";
 import { findNatsServerBinary, NodeProcess } from "@tailwire/testkit";
-import { cpuMsOf, percentile, round } from "./lib.mjs";
+import { cpuMsOf, percentile, receiveRaw, round } from "./lib.mjs";
 import { WanLink } from "./wan-link.mjs";
 
 export const description =
@@ -68,23 +68,7 @@ async function rawNats(setup, count) {
   const nc = await connect({ servers: setup.url, name: "raw-consumer", maxReconnectAttempts: 0 });
   try {
     return await measured(setup, count, setup.rawProducer.pid, async () => {
-      let received = 0;
-      let resolveDone;
-      const done = new Promise((resolve) => {
-        resolveDone = resolve;
-      });
-      const sub = nc.subscribe("bench.raw", {
-        callback: (_err, msg) => {
-          received += msg.string().split("\n").length;
-          if (received >= count) resolveDone();
-        },
-      });
-      await nc.flush();
-      await nc.request("bench.go", JSON.stringify({ subject: "bench.raw", lines: count }), {
-        timeout: 600_000,
-      });
-      await done;
-      sub.unsubscribe();
+      await receiveRaw(nc, count);
     });
   } finally {
     await nc.close();

@@ -115,7 +115,6 @@ export async function serveJobStream(options: ServeJobOptions): Promise<void> {
     if (!response.clientGone) failure = toGatewayError(error);
   } finally {
     settle(response, options);
-    if (response.clientGone) stream.cancel();
   }
 
   const fields = { jobId: stream.jobId, ...summary };
